@@ -1,0 +1,33 @@
+import runpy
+from pathlib import Path
+
+import pytest
+import torch
+
+from graphsparse import masks as M
+from graphsparse.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_runs_and_writes_a_loadable_mask_file(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "dense MLP: test accuracy" in out
+    assert "round 4: target sparsity 0.9375, realised 0.9375" in out
+    assert "identical=True" in out
+    masks, meta = M.load_masks(tmp_path / "imp_round4_masks.pt")
+    assert meta["overall_sparsity"] == pytest.approx(0.9375)
+    assert torch.load(tmp_path / "imp_round4_masks.pt", weights_only=True)["format"] == "graphsparse/masks/1"
+
+
+def test_cli_rejects_bad_epochs(capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--epochs", "0"])
+    assert "--epochs must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (ROOT / "examples").glob("*.py")))
+def test_examples_run(script, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
