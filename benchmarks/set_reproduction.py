@@ -129,10 +129,13 @@ def main() -> None:
     print(f"{len(done)} runs already in {args.out}; {len(todo)} to go")
     for arm, seed in todo:
         row = run_one(arm, seed, cfg, data, progress=not args.no_progress)
-        with open(args.out, "a") as f:
-            f.write(json.dumps(row) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(row) + "\n").encode()
+        fd = os.open(args.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:                                     # one write of a complete line (O_APPEND)
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         print(f"{arm} seed {seed}: final test acc {row['final_test_acc']:.4f} "
               f"(max {row['max_test_acc']:.4f}) in {row['seconds']:.0f} s", flush=True)
 

@@ -13,6 +13,74 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _widths(text: str) -> list[int]:
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--widths must be comma-separated integers, got {text!r}")
+    if len(widths) < 2 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"--widths needs at least two widths >= 1, got {text!r}")
+    return widths
+
+
+def _mlp(args: argparse.Namespace) -> int:
+    import json
+
+    from graphsparse.topology import SET, RigL, SparseMLP, load_embedded, train
+
+    if (args.density is None) == (args.epsilon is None):
+        raise SystemExit("graphsparse mlp: give exactly one of --density or --epsilon")
+    kwargs = {}
+    if args.topology == "scale_free":
+        kwargs = {"gamma": args.gamma, "side": args.side}
+    elif args.topology == "small_world":
+        kwargs = {"beta": args.beta}
+    try:
+        net = SparseMLP.random_graph(args.widths, topology=args.topology, density=args.density,
+                                     epsilon=args.epsilon, budget=args.budget, seed=args.seed,
+                                     dropout=args.dropout, **kwargs)
+    except (ValueError, TypeError) as e:
+        raise SystemExit(f"graphsparse mlp: {e}")
+    for name, layer in net.generator_config["layers"].items():
+        print(f"{name}: {layer['shape'][0]}x{layer['shape'][1]}, {layer['num_edges']} edges, "
+              f"density {layer['density']:.4f} ({layer['method']})")
+    history = None
+    if args.train:
+        data = load_embedded(args.train, split_seed=args.seed)
+        if data.num_features != args.widths[0]:
+            raise SystemExit(f"graphsparse mlp: --widths starts with {args.widths[0]} but "
+                             f"{args.train} has {data.num_features} features")
+        set_cb = SET(args.zeta, seed=args.seed) if args.set else None
+        steps = args.epochs * -(-len(data.y_train) // args.batch_size)
+        rigl_cb = (RigL(args.zeta, update_every=args.rigl_every, end_step=max(1, int(0.75 * steps)))
+                   if args.rigl else None)
+        history = train(net, data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                        optimizer=args.optimizer, seed=args.seed, set_callback=set_cb,
+                        rigl_callback=rigl_cb)
+        print(f"trained on {args.train}: test accuracy {history[-1]['test_acc']:.4f}")
+    net.save(args.out, trained_on=args.train, history=history,
+             dynamic="set" if args.set else "rigl" if args.rigl else None)
+    print(f"saved {args.out}")
+    if args.history_json and history is not None:
+        print(json.dumps(history))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from graphsparse.topology import NetworkGraph, report
+    from graphsparse.topology.files import layer_masks_from_file
+
+    try:
+        layers = layer_masks_from_file(args.file)
+        graph = NetworkGraph.from_masks(layers)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"graphsparse stats: {e}")
+    result = report(graph, shortest_paths=args.shortest_paths, four_cycles=args.four_cycles,
+                    spectral=args.spectral, seed=args.seed)
+    print(result.to_json() if args.json else str(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphsparse",
                                      description="Study and exploit sparsity through graphs.")
@@ -22,6 +90,42 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed for data split, init and scores")
     demo.add_argument("--epochs", type=int, default=15, help="training epochs per run (>= 1)")
     demo.set_defaults(func=_demo)
+
+    mlp = sub.add_parser("mlp", help="generate (and optionally train) a random-graph sparse MLP")
+    mlp.add_argument("--widths", type=_widths, required=True, help="e.g. 784,1000,1000,10")
+    mlp.add_argument("--topology", default="erdos_renyi",
+                     choices=["erdos_renyi", "scale_free", "small_world"])
+    mlp.add_argument("--density", type=float, help="overall density in (0, 1]")
+    mlp.add_argument("--epsilon", type=float, help="SET's epsilon (> 0), instead of --density")
+    mlp.add_argument("--budget", default="uniform", choices=["uniform", "er", "erk", "balanced"])
+    mlp.add_argument("--gamma", type=float, default=2.5, help="scale-free exponent (> 1)")
+    mlp.add_argument("--side", default="in", choices=["in", "out", "both"],
+                     help="scale-free side")
+    mlp.add_argument("--beta", type=float, default=0.1, help="small-world rewiring probability")
+    mlp.add_argument("--dropout", type=float, default=0.0)
+    mlp.add_argument("--seed", type=int, default=0)
+    mlp.add_argument("--train", choices=["mnist5k", "digits"], help="train on embedded real data")
+    mlp.add_argument("--epochs", type=int, default=10)
+    mlp.add_argument("--lr", type=float, default=0.05)
+    mlp.add_argument("--batch-size", type=int, default=64)
+    mlp.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    dyn = mlp.add_mutually_exclusive_group()
+    dyn.add_argument("--set", action="store_true", help="SET prune-and-regrow every epoch")
+    dyn.add_argument("--rigl", action="store_true", help="RigL drop/grow by gradient")
+    mlp.add_argument("--zeta", type=float, default=0.3, help="SET/RigL drop fraction in [0, 1)")
+    mlp.add_argument("--rigl-every", type=int, default=100, help="RigL update interval (steps)")
+    mlp.add_argument("--history-json", action="store_true", help="print the training history")
+    mlp.add_argument("--out", required=True, help="model file to write (graphsparse format)")
+    mlp.set_defaults(func=_mlp)
+
+    stats = sub.add_parser("stats", help="topology report of a saved model/state_dict/mask file")
+    stats.add_argument("file")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    stats.add_argument("--shortest-paths", action="store_true", help="also mean shortest path")
+    stats.add_argument("--four-cycles", action="store_true", help="also 4-cycles / clustering")
+    stats.add_argument("--spectral", action="store_true", help="also spectral gaps")
+    stats.add_argument("--seed", type=int, default=0, help="seed of sampled metrics")
+    stats.set_defaults(func=_stats)
     return parser
 
 
