@@ -31,3 +31,21 @@ def test_cli_rejects_bad_epochs(capsys):
 def test_examples_run(script, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+
+
+def test_readme_cli_lines_work(tmp_path, monkeypatch, capsys):
+    import json
+    import re
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    readme = (ROOT / "README.md").read_text()
+    lines = [ln for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+             for ln in block.splitlines() if ln.startswith("graphsparse ")]
+    assert any(" mlp " in ln for ln in lines) and any(" stats " in ln for ln in lines)
+    for line in lines:
+        capsys.readouterr()
+        assert main(shlex.split(line)[1:]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"num_nodes", "num_edges", "density", "dead_neurons", "effective_sparsity",
+            "num_components", "layers"} <= set(report)
