@@ -9,8 +9,9 @@ instead of Fashion-MNIST 2000/1000. *Initial weights: PyTorch's default Linear i
 *Epochs: ``--epochs`` (400 in the tutorial).
 
 One JSON line per finished (arm, seed) is appended to ``--out`` (a single flushed write);
-finished runs are skipped on restart, so a killed sweep resumes. A different configuration in an
-existing results file is refused. ``benchmarks/render_results.py`` generates docs/results.md.
+finished runs are skipped on restart, so a killed sweep resumes. Several workers may run at
+once (e.g. ``--seeds 0-4`` and ``--seeds 4,3,2,1,0``): each claims a run before starting it. A
+different configuration in an existing results file is refused. ``benchmarks/render_results.py`` generates docs/results.md.
 
     .venv/bin/python benchmarks/set_reproduction.py --epochs 100 --seeds 0-4
 """
@@ -94,10 +95,39 @@ def run_one(arm: str, seed: int, cfg: dict, data, progress: bool) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def finished(out: Path) -> set[tuple[str, int]]:
+    if not out.exists():
+        return set()
+    return {(r["arm"], r["seed"]) for r in map(json.loads, out.read_text().splitlines())}
+
+
+def claim(out: Path, arm: str, seed: int) -> bool:
+    """Claim a run for this process so that parallel workers never run it twice.
+
+    A claim is a file holding the worker's pid; a claim whose process is gone is taken over.
+    """
+    folder = out.parent / f".{out.stem}.claims"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{arm}_{seed}"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            pid = int(path.read_text() or 0)
+            os.kill(pid, 0)
+            return pid == os.getpid()
+        except (ValueError, ProcessLookupError):
+            path.unlink(missing_ok=True)         # stale claim of a killed worker
+            return claim(out, arm, seed)
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=400)
-    parser.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5")
+    parser.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2,5 (run in this order)")
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--threads", type=int, default=1)
@@ -126,8 +156,10 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     data = load_mnist5k(cfg["split_seed"], cfg["test_fraction"])
     todo = [(a, s) for s in seeds for a in arms if (a, s) not in done]
-    print(f"{len(done)} runs already in {args.out}; {len(todo)} to go")
+    print(f"{len(done)} runs already in {args.out}; {len(todo)} to go", flush=True)
     for arm, seed in todo:
+        if (arm, seed) in finished(args.out) or not claim(args.out, arm, seed):
+            continue                             # done or being run by another worker
         row = run_one(arm, seed, cfg, data, progress=not args.no_progress)
         line = (json.dumps(row) + "\n").encode()
         fd = os.open(args.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
