@@ -378,3 +378,24 @@ def test_spectral_null_below_degree_three_and_complete_bipartite():
 def test_metrics_reject_non_graphs():
     with pytest.raises(TypeError, match="graph must be a graphsparse.topology.NetworkGraph"):
         M.num_edges(nx.DiGraph())
+
+
+@pytest.mark.parametrize("gather_bytes", [1 << 26, 64])
+def test_shortest_paths_many_sources_and_batches_match_networkx(monkeypatch, gather_bytes):
+    """More than 64 sources (several bit words) and, with a tiny gather budget, several batches."""
+    from graphsparse.topology.metrics import paths as paths_mod
+
+    monkeypatch.setattr(paths_mod, "_MAX_GATHER_BYTES", gather_bytes)
+    rng = np.random.default_rng(11)
+    g = NetworkGraph.from_masks([rng.random((60, 50)) < 0.05, rng.random((70, 60)) < 0.05,
+                                 rng.random((40, 70)) < 0.08])
+    U = g.to_networkx().to_undirected()
+    lengths = [l for s, d in nx.all_pairs_shortest_path_length(U) for t, l in d.items() if s != t]
+    exact = M.mean_shortest_path(g, sources=None)
+    assert exact.num_sources == 220 and exact.num_pairs == len(lengths)
+    assert exact.mean == pytest.approx(np.mean(lengths)) and exact.max_distance == max(lengths)
+    sampled = M.mean_shortest_path(g, sources=130, seed=2)
+    sources = np.sort(np.random.default_rng(2).choice(g.num_nodes, size=130, replace=False))
+    picked = [l for s in sources for t, l in nx.single_source_shortest_path_length(U, int(s)).items()
+              if t != s]
+    assert sampled.mean == pytest.approx(np.mean(picked)) and sampled.max_distance == max(picked)

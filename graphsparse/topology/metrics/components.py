@@ -2,7 +2,8 @@
 
 Graph used: the layered graph of all blocks (identity residual edges included; channel view
 for Conv2d). Degrees are per neuron over all blocks; components are weakly connected
-(edge directions ignored) and computed with ``scipy.sparse.csgraph.connected_components``.
+(edge directions ignored), computed on the blocks' CSR arrays without assembling the global
+adjacency (see :func:`components`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from graphsparse.topology.metrics._common import Result, array_field, check_graph
@@ -115,7 +117,16 @@ class Components(Result):
 
 
 def components(graph: NetworkGraph) -> Components:
-    """Weakly connected components with ``scipy.sparse.csgraph.connected_components``.
+    """Weakly connected components (``scipy.sparse.csgraph.connected_components`` on a small
+    subgraph, then on the edges it misses).
+
+    Exact in two passes, without assembling the global adjacency: (1) components of a spanning
+    subgraph ``H`` of at most two edges per node and block (each row's first edge, and one edge of
+    each column); (2) every edge of the graph whose ends lie in different components of ``H`` is
+    an edge between those components, and the components of that (usually empty) quotient graph
+    merge them. ``H`` is a subgraph, so its components refine the true ones, and step (2) joins
+    exactly the ones the missing edges connect. Labels are numbered in the order of each
+    component's smallest node, as scipy does.
 
     Example::
 
@@ -124,9 +135,43 @@ def components(graph: NetworkGraph) -> Components:
         (3, 2, 2)
     """
     check_graph(graph)
-    n, labels = csgraph.connected_components(graph.to_scipy(transpose=True), directed=True, connection="weak")
-    sizes = np.sort(np.bincount(labels, minlength=n))[::-1]
-    return Components(int(n), int(sizes[0]), int((sizes == 1).sum()), labels, sizes)
+    n, off = graph.num_nodes, graph.offsets
+    rows_h, cols_h = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for b in graph.blocks:
+        m = b.mask
+        if m.nnz == 0:
+            continue
+        rows = np.flatnonzero(np.diff(m.indptr))
+        rows_h.append(rows + off[b.dst])  # first edge of every non-empty row
+        cols_h.append(m.indices[m.indptr[rows]].astype(np.int64) + off[b.src])
+        some_row = np.full(m.shape[1], -1, dtype=np.int64)
+        some_row[m.indices] = b.rows()  # one edge of every non-empty column
+        cols = np.flatnonzero(some_row >= 0)
+        rows_h.append(some_row[cols] + off[b.dst])
+        cols_h.append(cols + off[b.src])
+    r, c = np.concatenate(rows_h), np.concatenate(cols_h)
+    h = sp.csr_array((np.ones(r.size, dtype=np.int8), (r, c)), shape=(n, n))
+    k, labels = csgraph.connected_components(h, directed=False)
+    cross_a, cross_b = [], []
+    for b in graph.blocks:
+        m = b.mask
+        lab_src = labels[off[b.src] : off[b.src + 1]][m.indices]
+        lab_dst = np.repeat(labels[off[b.dst] : off[b.dst + 1]], np.diff(m.indptr))
+        missed = lab_src != lab_dst
+        if missed.any():
+            cross_a.append(lab_dst[missed])
+            cross_b.append(lab_src[missed])
+    if cross_a:
+        a, bb = np.concatenate(cross_a), np.concatenate(cross_b)
+        quotient = sp.csr_array((np.ones(a.size, dtype=np.int8), (a, bb)), shape=(k, k))
+        k, merged = csgraph.connected_components(quotient, directed=False)
+        labels = merged[labels]
+    _, first = np.unique(labels, return_index=True)
+    rank = np.empty(k, dtype=labels.dtype)
+    rank[labels[np.sort(first)]] = np.arange(k, dtype=labels.dtype)
+    labels = rank[labels]
+    sizes = np.sort(np.bincount(labels, minlength=k))[::-1]
+    return Components(int(k), int(sizes[0]), int((sizes == 1).sum()), labels, sizes)
 
 
 def num_components(graph: NetworkGraph) -> int:
