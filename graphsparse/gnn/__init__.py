@@ -7,8 +7,32 @@ Edge masks: :func:`edge_mask` applies a mask over edge ids to every conv of a mo
 ``"remove"``, ``"weight"`` or ``"message"`` with exact semantics; :func:`apply_edge_mask` removes
 edges; :func:`tie_directions` ties the two directions of undirected edges;
 :class:`TrainableEdgeMask` is UGS's trainable mask. See :mod:`graphsparse.gnn.edge_masks`.
+
+Models: :func:`build_model` builds GCN, GIN, GAT or GraphSAGE for node, link or graph tasks from
+a config that :func:`model_from_config` rebuilds; :func:`save_gnn`/:func:`load_gnn` store config
++ weights safely. See :mod:`graphsparse.gnn.models`.
+
+Accounting: :func:`graph_sparsity` (undirected edges without self-loops by default, every count
+stated), :func:`weight_sparsity` over a declared scope (``"linear"``: UGS, ``"all"``: TEDDY),
+:func:`graph_macs` (MACs of message passing, dense vs masked), :func:`mask_graph` (the graph an
+edge mask covers). See :mod:`graphsparse.gnn.accounting`.
+
+Training: :func:`train_model` (one trainer for node, link and graph tasks, best-validation
+selection, timing, :class:`TrainHooks` for methods), :func:`evaluate`, :func:`predict`,
+:func:`measure_inference`. See :mod:`graphsparse.gnn.train`.
 """
 
+from graphsparse.gnn.accounting import (
+    WEIGHT_SCOPES,
+    GraphSparsity,
+    MaskGraph,
+    counting_edge_mask,
+    graph_macs,
+    graph_sparsity,
+    mask_graph,
+    sparsity_summary,
+    weight_sparsity,
+)
 from graphsparse.gnn.data import (
     DatasetNotFoundError,
     LoadedDataset,
@@ -29,6 +53,31 @@ from graphsparse.gnn.edge_masks import (
     register_conv,
     tie_directions,
 )
+from graphsparse.gnn.models import (
+    GAT,
+    GCN,
+    GIN,
+    GNN,
+    MODEL_NAMES,
+    GraphModel,
+    GraphSAGE,
+    LinkModel,
+    build_model,
+    default_config,
+    load_gnn,
+    model_from_config,
+    save_gnn,
+)
+from graphsparse.gnn.train import (
+    EpochRecord,
+    StepContext,
+    TrainHooks,
+    TrainResult,
+    evaluate,
+    measure_inference,
+    predict,
+    train_model,
+)
 
 __all__ = [
     "EDGE_MASK_MODES",
@@ -47,4 +96,34 @@ __all__ = [
     "load_dataset",
     "random_node_split",
     "synthetic_sbm",
+    "GAT",
+    "GCN",
+    "GIN",
+    "GNN",
+    "MODEL_NAMES",
+    "GraphModel",
+    "GraphSAGE",
+    "LinkModel",
+    "build_model",
+    "default_config",
+    "load_gnn",
+    "model_from_config",
+    "save_gnn",
+    "WEIGHT_SCOPES",
+    "GraphSparsity",
+    "MaskGraph",
+    "counting_edge_mask",
+    "graph_macs",
+    "graph_sparsity",
+    "mask_graph",
+    "sparsity_summary",
+    "weight_sparsity",
+    "EpochRecord",
+    "StepContext",
+    "TrainHooks",
+    "TrainResult",
+    "evaluate",
+    "measure_inference",
+    "predict",
+    "train_model",
 ]

@@ -82,7 +82,7 @@ Example:
     >>> model = build_model("gcn", 4, 2, hidden=3)
     >>> ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
     >>> r = graph_macs(model, torch.randn(3, 4), ei, edge_mask=torch.tensor([1, 1, 0, 0]) > 0)
-    >>> r.dense, r.masked    # X·W1 36 + (4+3)·3 + H·W2 18 + (4+3)·2; kept: 5 and 5 edges
+    >>> r.dense, r.masked    # 3·4·3 + (4+3)·3 + 3·3·2 + (4+3)·2; masked: 2 edges + 3 loops
     (89, 79)
     >>> graph_sparsity(ei, torch.tensor([True, True, False, False])).sparsity
     0.5

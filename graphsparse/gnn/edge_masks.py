@@ -592,6 +592,12 @@ def message_rule(conv: MessagePassing) -> str:
         if not isinstance(getattr(conv, "dropout", None), (int, float)):
             raise UnsupportedConvError(f"{name} is registered as 'softmax' but has no float "
                                        "attribute 'dropout'")
+        if (getattr(conv, "edge_dim", None) and getattr(conv, "add_self_loops", False)
+                and isinstance(getattr(conv, "fill_value", None), str)):
+            raise UnsupportedConvError(
+                f"{name}(edge_dim=..., fill_value={conv.fill_value!r}) builds its self-loop edge "
+                "features from all incoming edges, masked ones included, so a soft mask cannot "
+                "equal edge removal; use a constant fill_value (e.g. 0.0) or mode='remove'")
         return "softmax"
     return _aggr_rule(conv)
 

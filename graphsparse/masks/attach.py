@@ -32,6 +32,7 @@ __all__ = [
     "masks_of",
     "mask_values_of",
     "load_masked",
+    "loadable_state_dict",
     "bake",
     "named_tensors",
     "sparsity_report",
@@ -247,13 +248,37 @@ _KEY = re.compile(r"^(?:(?P<prefix>.*)\.)?parametrizations\.(?P<tname>[^.]+)\.(?
                   r"(?P<kind>mask|values)$")
 
 
+_ORIGINAL = re.compile(r"^(?:(?P<prefix>.*)\.)?parametrizations\.(?P<tname>[^.]+)\.original$")
+
+
+def loadable_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state_dict`` without derived entries of masked tensors, so ``load_state_dict`` takes it.
+
+    Some modules save their tensors themselves (PyG's ``Linear`` writes ``<prefix>.weight``), so a
+    masked one's state_dict holds the masked value beside ``<prefix>.parametrizations.weight.original``
+    and the mask; ``load_state_dict`` rejects that entry as unexpected. It carries nothing the
+    original and the mask do not, so every ``<prefix>.<t>`` with a ``…parametrizations.<t>.original``
+    is dropped; other entries are kept (same tensors, same order).
+
+    >>> sd = {"lin.weight": 0, "lin.parametrizations.weight.original": 1, "lin.bias": 2}
+    >>> list(loadable_state_dict(sd))
+    ['lin.parametrizations.weight.original', 'lin.bias']
+    """
+    derived = set()
+    for key in state_dict:
+        m = _ORIGINAL.match(key)
+        if m:
+            derived.add(f"{m.group('prefix')}.{m.group('tname')}" if m.group("prefix") else m.group("tname"))
+    return {k: v for k, v in state_dict.items() if k not in derived}
+
+
 def load_masked(module: nn.Module, state_dict: Mapping[str, torch.Tensor], strict: bool = True
                 ) -> nn.Module:
     """Restore a masked model from its own ``state_dict`` into ``module`` (masked or not).
 
     Masks found in the state_dict (``*.parametrizations.<t>.<i>.mask``, plus ``.values`` for
-    trainable masks) are attached first, then the state is loaded with ``load_state_dict``.
-    Returns ``module``.
+    trainable masks) are attached first, then the state is loaded with ``load_state_dict``
+    (derived entries of masked tensors dropped, see :func:`loadable_state_dict`). Returns ``module``.
     """
     masks, values = {}, {}
     for key, t in state_dict.items():
@@ -269,7 +294,7 @@ def load_masked(module: nn.Module, state_dict: Mapping[str, torch.Tensor], stric
         attach(module, binary)
     if trainable:
         attach(module, trainable, trainable=True, init=values)
-    module.load_state_dict(dict(state_dict), strict=strict)
+    module.load_state_dict(loadable_state_dict(state_dict), strict=strict)
     return module
 
 

@@ -521,3 +521,18 @@ def test_trainable_edge_mask_for_ugs():
         TrainableEdgeMask(4, tied=tied)
     with pytest.raises(ValueError, match="kept must be"):
         mask.set_kept(torch.ones(3, dtype=torch.bool))
+
+
+def test_gat_with_mean_filled_loop_features_is_refused_in_soft_modes():
+    from torch_geometric.nn import GATConv
+
+    from graphsparse.gnn.edge_masks import UnsupportedConvError, edge_mask
+
+    conv = GATConv(4, 4, heads=1, edge_dim=3, fill_value="mean")
+    mask = torch.ones(2)
+    with pytest.raises(UnsupportedConvError, match="fill_value='mean'"):
+        with edge_mask(conv, mask, mode="message"):
+            pass
+    ok = GATConv(4, 4, heads=1, edge_dim=3, fill_value=0.0)
+    with edge_mask(ok, mask, mode="message"):
+        pass

@@ -173,3 +173,20 @@ def test_attach_bad_input():
     with pytest.raises(ValueError, match="empty"):
         attach(net, {})
     assert masks_of(net) == {}                       # nothing half-attached
+
+
+def test_load_masked_accepts_modules_that_save_their_own_weight():
+    """PyG's Linear writes `<prefix>.weight` itself; a masked one's state_dict still loads."""
+    from torch_geometric.nn.dense.linear import Linear as PygLinear
+
+    torch.manual_seed(0)
+    net = nn.Sequential(PygLinear(4, 3), nn.ReLU(), PygLinear(3, 2))
+    mask = torch.tensor([[True, False, True, False]] * 3)
+    attach(net, {"0.weight": mask})
+    sd = net.state_dict()
+    assert "0.weight" in sd and "0.parametrizations.weight.original" in sd
+    fresh = nn.Sequential(PygLinear(4, 3), nn.ReLU(), PygLinear(3, 2))
+    load_masked(fresh, sd)
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(fresh(x), net(x))
+    assert torch.equal(masks_of(fresh)["0.weight"], mask)
