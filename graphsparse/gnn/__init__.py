@@ -17,6 +17,14 @@ stated), :func:`weight_sparsity` over a declared scope (``"linear"``: UGS, ``"al
 :func:`graph_macs` (MACs of message passing, dense vs masked), :func:`mask_graph` (the graph an
 edge mask covers). See :mod:`graphsparse.gnn.accounting`.
 
+Structural edge scores: :func:`teddy_score`, :func:`jaccard_score`, :func:`adamic_adar_score`,
+:func:`random_score` per undirected pair. See :mod:`graphsparse.gnn.scores`.
+
+Tickets: :func:`find_ticket` runs a method of :mod:`graphsparse.gnn.methods` (UGS, TEDDY,
+random, magnitude, IMP, Jaccard, Adamic–Adar) on a model and a dataset or ``Data`` and returns a
+:class:`Ticket` (edge mask, weight masks, θ₀, configs, metrics) that saves, loads, applies and
+retrains. See :mod:`graphsparse.gnn.ticket`.
+
 Training: :func:`train_model` (one trainer for node, link and graph tasks, best-validation
 selection, timing, :class:`TrainHooks` for methods), :func:`evaluate`, :func:`predict`,
 :func:`measure_inference`. See :mod:`graphsparse.gnn.train`.
@@ -68,6 +76,15 @@ from graphsparse.gnn.models import (
     model_from_config,
     save_gnn,
 )
+from graphsparse.gnn.scores import (
+    EDGE_SCORES,
+    adamic_adar_score,
+    edge_scores,
+    jaccard_score,
+    random_score,
+    teddy_score,
+)
+from graphsparse.gnn.ticket import Ticket, as_dataset, find_ticket, load_ticket
 from graphsparse.gnn.train import (
     EpochRecord,
     StepContext,
@@ -126,4 +143,14 @@ __all__ = [
     "measure_inference",
     "predict",
     "train_model",
+    "EDGE_SCORES",
+    "adamic_adar_score",
+    "edge_scores",
+    "jaccard_score",
+    "random_score",
+    "teddy_score",
+    "Ticket",
+    "as_dataset",
+    "find_ticket",
+    "load_ticket",
 ]

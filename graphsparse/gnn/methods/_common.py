@@ -1,0 +1,253 @@
+"""Pieces shared by every ticket-finding method: targets, edge units, rewinding, the result.
+
+Edge units. Every method prunes the **non-loop units** of
+:func:`~graphsparse.gnn.edge_masks.tie_directions` over the dataset's mask graph
+(:func:`~graphsparse.gnn.accounting.mask_graph`): undirected pairs for undirected graphs (both
+directions kept or pruned together), single directed edges for directed ones. Self-loops are
+never pruned. So a graph target ``s`` keeps exactly ``kept_count(U, s)`` units, where ``U`` is
+the number of non-loop units — the count :func:`~graphsparse.gnn.accounting.graph_sparsity`
+reports as its primary count.
+
+Weights. The scope (``"linear"``: UGS, ``"all"``: TEDDY) is that of
+:func:`graphsparse.masks.named_tensors`; a weight target ``s`` keeps exactly
+``kept_count(P, s)`` entries of the scope's ``P`` entries, selected globally.
+
+Iterative rounds select within the previous round's masks (``topk_masks(..., within=...)``), so
+round ``k`` of a geometric schedule keeps exactly ``kept_count(n, 1 - (1-p)^k)`` entries.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from graphsparse import masks as M
+from graphsparse.gnn.accounting import WEIGHT_SCOPES, graph_sparsity, mask_graph, weight_sparsity
+from graphsparse.gnn.edge_masks import TiedEdges, tie_directions
+from graphsparse.gnn.train import TrainResult, train_model
+
+__all__ = [
+    "EdgeUnits",
+    "SearchResult",
+    "check_scope",
+    "check_targets",
+    "finish",
+    "initial_state",
+    "plain_state",
+    "rewind",
+    "scope_names",
+    "select_weights",
+    "train_ticket",
+]
+
+
+@dataclass
+class SearchResult:
+    """What a method returns (:func:`graphsparse.gnn.find_ticket` wraps it in a ``Ticket``).
+
+    Attributes:
+        edge_mask: ``BoolTensor [E]`` over the mask graph's directed edge ids (True = kept).
+        weight_masks: ``{name: BoolTensor}`` over the weight scope, unmasked parameter names.
+        initial_state: θ₀, the model's ``state_dict`` before the search (plain names).
+        trained_state: the ticket's trained weights (plain names, pruned entries zero).
+        train: the :class:`~graphsparse.gnn.train.TrainResult` whose metrics are reported.
+        graph_sparsity: :meth:`~graphsparse.gnn.accounting.GraphSparsity.to_dict` of the mask.
+        weight_sparsity: ``SparsityReport.to_dict()`` over ``weight_scope``.
+        weight_scope: ``"linear"`` or ``"all"``.
+        search_epochs: epochs of every training run of the search, the final one included.
+        search_seconds: wall-clock seconds of the search.
+        rounds: one JSON-serialisable dict per round or stage (targets, kept counts, metrics).
+    """
+
+    edge_mask: Tensor
+    weight_masks: dict[str, Tensor]
+    initial_state: dict[str, Tensor]
+    trained_state: dict[str, Tensor]
+    train: TrainResult
+    graph_sparsity: dict[str, Any]
+    weight_sparsity: dict[str, Any]
+    weight_scope: str
+    search_epochs: int
+    search_seconds: float
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def check_scope(scope: Any) -> str:
+    """``scope`` if it is one of :data:`~graphsparse.gnn.accounting.WEIGHT_SCOPES`."""
+    if scope not in WEIGHT_SCOPES:
+        raise ValueError(f"weight_scope must be one of {', '.join(map(repr, WEIGHT_SCOPES))}; "
+                         f"got {scope!r}")
+    return scope
+
+
+def check_targets(graph_targets: Sequence[float],
+                  weight_targets: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Per-round targets: same non-zero length, each in ``[0, 1)``, non-decreasing."""
+    out = []
+    for name, targets in (("graph_targets", graph_targets), ("weight_targets", weight_targets)):
+        values = []
+        for t in targets:
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t < 1.0:
+                raise ValueError(f"{name} must hold sparsities in [0, 1), got {list(targets)}")
+            values.append(float(t))
+        if any(b < a for a, b in zip(values, values[1:])):
+            raise ValueError(f"{name} must be non-decreasing (pruning never regrows), got "
+                             f"{list(targets)}")
+        out.append(values)
+    if not out[0] or len(out[0]) != len(out[1]):
+        raise ValueError("graph_targets and weight_targets must have the same length >= 1 "
+                         f"(one entry per round), got {len(out[0])} and {len(out[1])}")
+    return out[0], out[1]
+
+
+class EdgeUnits:
+    """The prunable edge units of a dataset's mask graph (see the module documentation).
+
+    Attributes:
+        graph: the :class:`~graphsparse.gnn.accounting.MaskGraph`.
+        tied: :class:`~graphsparse.gnn.edge_masks.TiedEdges` over ``graph.edge_index``.
+        prunable: ``BoolTensor [U]``, the non-loop units.
+    """
+
+    def __init__(self, dataset: Any) -> None:
+        self.graph = mask_graph(dataset)
+        self.tied: TiedEdges = tie_directions(self.graph.edge_index, self.graph.num_nodes,
+                                              directed=self.graph.directed)
+        self.prunable = ~self.tied.is_loop.cpu()
+
+    @property
+    def count(self) -> int:
+        """Number of prunable units (the graph-sparsity denominator)."""
+        return int(self.prunable.sum())
+
+    def all_kept(self) -> Tensor:
+        """``BoolTensor [U]``, every unit kept."""
+        return torch.ones(self.tied.num_pairs, dtype=torch.bool)
+
+    def select(self, scores: Tensor, sparsity: float, within: Tensor | None = None) -> Tensor:
+        """Keep the top-scoring prunable units at ``sparsity`` (exact count, library tie rule);
+        self-loop units are always kept.
+
+        Args:
+            scores: ``[U]`` unit scores (higher = kept first); entries of loop units ignored.
+            sparsity: target in ``[0, 1)`` over the prunable units.
+            within: ``BoolTensor [U]``: only these units may stay kept (iterative rounds).
+
+        Returns:
+            ``BoolTensor [U]`` with exactly ``kept_count(count, sparsity)`` prunable units kept.
+        """
+        keep = self.all_kept()
+        if self.count == 0:
+            return keep
+        sub = {"edges": scores.detach().cpu()[self.prunable].to(torch.float64)}
+        inside = None if within is None else {"edges": within.cpu()[self.prunable]}
+        keep[self.prunable] = M.topk_masks(sub, sparsity, within=inside)["edges"]
+        return keep
+
+    def kept_count(self, keep: Tensor) -> int:
+        """Prunable units kept by a unit mask ``[U]``."""
+        return int((keep.cpu() & self.prunable).sum())
+
+    def expand(self, keep: Tensor) -> Tensor:
+        """A unit mask ``[U]`` as a mask over the directed edge ids ``[E]``."""
+        return self.tied.expand(keep.cpu())
+
+
+def scope_names(model: nn.Module, scope: str) -> list[str]:
+    """The (unmasked) names of the tensors in the weight scope, in the toolkit's global order."""
+    names = list(M.named_tensors(model, check_scope(scope)))
+    if not names:
+        raise ValueError(f"the model has no tensors in weight scope {scope!r}")
+    return names
+
+
+def select_weights(scores: dict[str, Tensor], sparsity: float,
+                   within: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+    """Global top-k weight masks at ``sparsity`` (exact count), optionally within masks."""
+    return M.topk_masks({k: v.detach() for k, v in scores.items()}, sparsity, scope="global",
+                        within=within)
+
+
+def initial_state(model: nn.Module) -> dict[str, Tensor]:
+    """θ₀: a clone of the unmasked model's ``state_dict`` (plain names)."""
+    if M.masks_of(model):
+        raise ValueError("the model already carries weight masks; pass an unmasked model (bake "
+                         "it with graphsparse.masks.bake or use a fresh one)")
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def rewind(model: nn.Module, theta0: dict[str, Tensor]) -> None:
+    """Copy θ₀ into ``model`` bit-exactly (in place), masked or not.
+
+    For a tensor carrying a mask the raw tensor (``parametrizations.<t>.original``) receives
+    θ₀'s value; masks and mask values are left alone. Every key of θ₀ must name a parameter or
+    buffer of the unmasked model.
+    """
+    for name, value in theta0.items():
+        prefix, _, tname = name.rpartition(".")
+        try:
+            owner = model.get_submodule(prefix) if prefix else model
+        except AttributeError:
+            raise KeyError(f"θ₀ entry {name!r} matches no tensor of the model") from None
+        if parametrize.is_parametrized(owner, tname):
+            target = owner.parametrizations[tname].original
+        else:
+            target = getattr(owner, tname, None)
+        if not isinstance(target, Tensor):
+            raise KeyError(f"θ₀ entry {name!r} matches no tensor of the model")
+        target.copy_(value)
+
+
+def plain_state(model: nn.Module) -> dict[str, Tensor]:
+    """The model's weights with masks baked in, under plain names (a copy; ``model`` untouched)."""
+    baked = M.bake(copy.deepcopy(model))
+    return {k: v.detach().clone() for k, v in baked.state_dict().items()}
+
+
+def train_ticket(template: nn.Module, dataset: Any, theta0: dict[str, Tensor],
+                 edge_mask: Tensor, weight_masks: dict[str, Tensor], *, epochs: int, lr: float,
+                 weight_decay: float, seed: int, progress: bool = False,
+                 hooks: Any = (), desc: str | None = None) -> tuple[nn.Module, TrainResult]:
+    """Train the ticket ``(θ₀ ⊙ m_θ, kept edges)`` with frozen binary masks.
+
+    Args:
+        template: an unmasked model of the architecture (copied, never modified).
+        dataset: a LoadedDataset.
+        theta0: initial weights (plain names).
+        edge_mask: ``BoolTensor [E]`` over the mask graph (edges physically removed).
+        weight_masks: ``{name: BoolTensor}`` attached as binary masks.
+
+    Returns:
+        ``(model, TrainResult)``: the trained masked model (best-validation weights) and the run.
+    """
+    model = copy.deepcopy(template)
+    rewind(model, theta0)
+    if weight_masks:
+        M.attach(model, weight_masks)
+    result = train_model(model, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                         edge_mask=edge_mask, mode="remove", hooks=hooks, seed=seed,
+                         progress=progress, desc=desc)
+    return model, result
+
+
+def finish(model: nn.Module, dataset: Any, units: EdgeUnits, edge_keep: Tensor,
+           weight_masks: dict[str, Tensor], theta0: dict[str, Tensor], result: TrainResult,
+           scope: str, search_epochs: int, seconds: float,
+           rounds: list[dict[str, Any]]) -> SearchResult:
+    """Assemble a :class:`SearchResult` from a trained masked ``model`` and its masks."""
+    edge_mask = units.expand(edge_keep)
+    report = weight_sparsity(model, scope).to_dict()
+    return SearchResult(
+        edge_mask=edge_mask, weight_masks={k: v.clone() for k, v in weight_masks.items()},
+        initial_state=theta0, trained_state=plain_state(model), train=result,
+        graph_sparsity=graph_sparsity(units.graph, edge_mask).to_dict(),
+        weight_sparsity={k: v for k, v in report.items() if k != "tensors"},
+        weight_scope=scope, search_epochs=search_epochs, search_seconds=seconds,
+        rounds=rounds)

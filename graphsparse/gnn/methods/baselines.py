@@ -1,0 +1,192 @@
+"""Baselines on the same trainer, targets and rounding rule as UGS and TEDDY.
+
+Every baseline trains the ticket ``(θ₀ ⊙ m_θ, kept edges physically removed)`` with frozen
+binary masks (:func:`~graphsparse.gnn.methods._common.train_ticket`) and reports that run.
+
+* :func:`random_ticket` — random pruning (RP; the UGS repo's ``main_pruning_random.py``): edge
+  units and weights (global over the scope) chosen uniformly at random, seeded; one shot.
+* :func:`magnitude_ticket` — one-shot magnitude pruning of the weights (Han et al. 2015) after
+  a dense training run, rewound to θ₀ (Frankle & Carbin, ICLR 2019); edges pruned by
+  ``edge_score`` (default random).
+* :func:`imp_ticket` — iterative magnitude pruning with rewinding to θ₀ (Frankle & Carbin
+  2019): each round trains the current ticket, prunes the lowest ``|w|`` among the kept
+  weights globally to the round's target and rewinds; edges follow the same round targets by
+  ``edge_score`` (default random), nested.
+* :func:`structural_ticket` — one-shot edge pruning by a structural score
+  (:mod:`graphsparse.gnn.scores`: ``"jaccard"``, ``"adamic_adar"``, ``"teddy"``) with random
+  weights, so the edge score is the only difference from :func:`random_ticket` (a TEDDY score
+  without TEDDY's distillation and PGD is ``edge_score="teddy"``).
+
+Edge scores are computed on the mask graph, per undirected pair; structural scores need an
+undirected graph. Random scores use ``seed`` (edges) and ``seed + 1`` (weights); fixed scores
+make the masks nested across levels.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from graphsparse import masks as M
+from graphsparse.gnn.methods._common import (
+    EdgeUnits,
+    SearchResult,
+    check_scope,
+    check_targets,
+    finish,
+    initial_state,
+    scope_names,
+    select_weights,
+    train_ticket,
+)
+from graphsparse.gnn.scores import EDGE_SCORES, edge_scores
+from graphsparse.gnn.train import train_model
+
+__all__ = ["imp_ticket", "magnitude_ticket", "random_ticket", "structural_ticket"]
+
+
+def _unit_scores(units: EdgeUnits, name: str, seed: int) -> Tensor:
+    """Scores ``[U]`` of the mask graph's units by ``name`` (one of ``EDGE_SCORES``)."""
+    if name not in EDGE_SCORES:
+        raise ValueError(f"unknown edge_score {name!r}; valid scores: "
+                         f"{', '.join(map(repr, EDGE_SCORES))}")
+    if units.graph.directed and name != "random":
+        raise ValueError(f"edge score {name!r} needs an undirected graph (both directions of "
+                         "every edge); use edge_score='random' or make the graph undirected")
+    if units.graph.directed:
+        generator = torch.Generator().manual_seed(seed)
+        return torch.rand(units.tied.num_pairs, generator=generator, dtype=torch.float64)
+    return edge_scores(name, units.graph.edge_index, units.graph.num_nodes, seed=seed)
+
+
+def _random_weights(model: nn.Module, names: list[str], sparsity: float,
+                    seed: int) -> dict[str, Tensor]:
+    tensors = M.named_tensors(model, lambda n, o, t: n in names)
+    scores = M.random_scores({n: tensors[n] for n in names}, seed=seed)
+    return select_weights(scores, sparsity)
+
+
+def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
+              graph_targets, weight_targets, weight_scope: str, epochs: int, lr: float,
+              weight_decay: float, seed: int, progress: bool, label: str) -> SearchResult:
+    started = time.perf_counter()
+    graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
+    scope = check_scope(weight_scope)
+    theta0 = initial_state(model)
+    units = EdgeUnits(dataset)
+    names = scope_names(model, scope)
+    s_g, s_w = graph_targets[-1], weight_targets[-1]
+    edge_keep = units.select(_unit_scores(units, edge_score, seed), s_g)
+    epochs_run, stages = 0, []
+    if weights == "random":
+        weight_masks = _random_weights(model, names, s_w, seed + 1)
+    else:
+        dense = copy.deepcopy(model)
+        pre = train_model(dense, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                          seed=seed, progress=progress, desc=f"{label} dense")
+        epochs_run += pre.epochs
+        stages.append({"stage": "dense", "val": pre.val, "test": pre.test,
+                       "best_epoch": pre.best_epoch, "epochs": pre.epochs})
+        trained = M.named_tensors(dense, scope)
+        weight_masks = select_weights({n: trained[n].abs() for n in names}, s_w)
+    final, result = train_ticket(model, dataset, theta0, units.expand(edge_keep), weight_masks,
+                                 epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
+                                 progress=progress, desc=f"{label} ticket")
+    epochs_run += result.epochs
+    stages.append({"stage": "ticket", "graph_target": s_g, "weight_target": s_w,
+                   "edges_kept": units.kept_count(edge_keep),
+                   "weights_kept": int(sum(int(m.sum()) for m in weight_masks.values())),
+                   "val": result.val, "test": result.test, "best_epoch": result.best_epoch,
+                   "epochs": result.epochs})
+    return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
+                  epochs_run, time.perf_counter() - started, stages)
+
+
+def random_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
+                  weight_scope: str = "linear", epochs: int = 200, lr: float = 0.01,
+                  weight_decay: float = 5e-4, seed: int = 0,
+                  progress: bool = False) -> SearchResult:
+    """Random edges + random weights at the last targets, then train the ticket from θ₀.
+
+    Args:
+        model: an unmasked model (not modified). dataset: a LoadedDataset.
+        graph_targets, weight_targets: schedules; one shot, the last entries are used.
+        weight_scope: ``"linear"`` or ``"all"``. epochs, lr, weight_decay, seed: the ticket's
+            training run (``seed`` also draws the edges; ``seed + 1`` the weights).
+    """
+    return _one_shot(model, dataset, edge_score="random", weights="random",
+                     graph_targets=graph_targets, weight_targets=weight_targets,
+                     weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                     seed=seed, progress=progress, label="random")
+
+
+def structural_ticket(model: nn.Module, dataset: Any, *, edge_score: str = "jaccard",
+                      graph_targets, weight_targets, weight_scope: str = "linear",
+                      epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
+                      seed: int = 0, progress: bool = False) -> SearchResult:
+    """One-shot structural edge pruning by ``edge_score`` + random weights (``seed + 1``)."""
+    return _one_shot(model, dataset, edge_score=edge_score, weights="random",
+                     graph_targets=graph_targets, weight_targets=weight_targets,
+                     weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                     seed=seed, progress=progress, label=edge_score)
+
+
+def magnitude_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
+                     weight_scope: str = "linear", edge_score: str = "random",
+                     epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
+                     seed: int = 0, progress: bool = False) -> SearchResult:
+    """One-shot magnitude pruning: train densely, keep the largest ``|w|`` globally at the last
+    weight target, rewind to θ₀, prune edges by ``edge_score``, train the ticket."""
+    return _one_shot(model, dataset, edge_score=edge_score, weights="magnitude",
+                     graph_targets=graph_targets, weight_targets=weight_targets,
+                     weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
+                     seed=seed, progress=progress, label="magnitude")
+
+
+def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
+               weight_scope: str = "linear", edge_score: str = "random", epochs: int = 200,
+               lr: float = 0.01, weight_decay: float = 5e-4, seed: int = 0,
+               progress: bool = False) -> SearchResult:
+    """Iterative magnitude pruning with rewinding to θ₀, one round per target entry.
+
+    Round ``k`` trains the current ticket (frozen masks, kept edges removed), then keeps the
+    largest ``|w|`` among the kept weights at ``weight_targets[k]`` (global, ``within`` the
+    previous masks) and the top ``edge_score`` units at ``graph_targets[k]`` (within the
+    previous units); the final ticket is trained once more from θ₀ and reported.
+    """
+    started = time.perf_counter()
+    graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
+    scope = check_scope(weight_scope)
+    theta0 = initial_state(model)
+    units = EdgeUnits(dataset)
+    names = scope_names(model, scope)
+    scores = _unit_scores(units, edge_score, seed)
+    edge_keep = units.all_kept()
+    weight_masks = {n: torch.ones_like(t, dtype=torch.bool)
+                    for n, t in M.named_tensors(model, scope).items()}
+    epochs_run, rounds = 0, []
+    for k, (s_g, s_w) in enumerate(zip(graph_targets, weight_targets), start=1):
+        trained, result = train_ticket(model, dataset, theta0, units.expand(edge_keep),
+                                       weight_masks, epochs=epochs, lr=lr,
+                                       weight_decay=weight_decay, seed=seed, progress=progress,
+                                       desc=f"IMP round {k}")
+        epochs_run += result.epochs
+        values = M.named_tensors(trained, scope)
+        weight_masks = select_weights({n: values[n].abs() for n in names}, s_w,
+                                      within=weight_masks)
+        edge_keep = units.select(scores, s_g, within=edge_keep)
+        rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
+                       "edges_kept": units.kept_count(edge_keep),
+                       "weights_kept": int(sum(int(m.sum()) for m in weight_masks.values())),
+                       "val": result.val, "test": result.test,
+                       "best_epoch": result.best_epoch, "epochs": result.epochs})
+    final, result = train_ticket(model, dataset, theta0, units.expand(edge_keep), weight_masks,
+                                 epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
+                                 progress=progress, desc="IMP ticket")
+    epochs_run += result.epochs
+    return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
+                  epochs_run, time.perf_counter() - started, rounds)

@@ -1,0 +1,370 @@
+"""Tests of graphsparse.gnn.methods on the synthetic SBM graph (hidden 16, few epochs):
+UGS prunes the lowest-|m| entries of the trained masks, applies its L1 term, rewinds bit-exactly
+and hits the geometric counts; TEDDY's L0 projection keeps exactly the target count after every
+step and its edges are the top degree-score pairs; baselines hit the same counts."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+
+import pytest
+import torch
+
+from graphsparse import masks as M
+from graphsparse.gnn.data import load_dataset
+from graphsparse.gnn.methods import (
+    METHODS,
+    Distillation,
+    L0Projection,
+    UGSPenalty,
+    get_method,
+    imp_ticket,
+    random_ticket,
+    structural_ticket,
+    teddy,
+    ugs,
+)
+from graphsparse.gnn.methods._common import EdgeUnits, initial_state, rewind
+from graphsparse.gnn.models import build_model
+from graphsparse.gnn.scores import teddy_score
+from graphsparse.gnn.train import StepContext, TrainHooks, train_model
+from graphsparse.masks import geometric_sparsity, kept_count
+
+P = 0.2
+FAST = {"epochs": 6, "lr": 0.02, "weight_decay": 5e-4, "seed": 0}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread for the whole module (module fixtures included): the tiny ops here
+    thrash with two threads on a loaded 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sbm():
+    return load_dataset("sbm")
+
+
+def _gcn(ds, seed=0, **cfg):
+    torch.manual_seed(seed)
+    return build_model("gcn", ds.num_features, ds.num_classes, hidden=16, **cfg)
+
+
+def _grid(rounds, p=P):
+    return [geometric_sparsity(p, k) for k in range(1, rounds + 1)]
+
+
+@pytest.fixture(scope="module")
+def ugs_run(sbm):
+    """Three UGS rounds (p_g = p_θ = 0.2), every round recorded."""
+    records = []
+    model = _gcn(sbm)
+    before = copy.deepcopy(model.state_dict())
+    result = ugs(model, sbm, graph_targets=_grid(3), weight_targets=_grid(3), s1=1e-2,
+                 s2=1e-2, on_round=records.append, **FAST)
+    return model, before, result, records
+
+
+def test_ugs_hits_the_geometric_counts(sbm, ugs_run):
+    model, _, result, records = ugs_run
+    units = EdgeUnits(sbm)
+    n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    assert [r.round for r in records] == [1, 2, 3]
+    for r in records:
+        s = geometric_sparsity(P, r.round)
+        assert int((r.edge_kept_after & r.prunable).sum()) == kept_count(units.count, s)
+        assert sum(int(m.sum()) for m in r.weight_masks_after.values()) == \
+            kept_count(n_weights, s)
+        # nested: nothing pruned earlier comes back
+        assert not (r.edge_kept_after & ~r.edge_kept_before).any()
+        for name, after in r.weight_masks_after.items():
+            assert not (after & ~r.weight_masks_before[name]).any()
+    # the ticket reports the same counts, over undirected edges without self-loops
+    assert result.graph_sparsity["kept"] == kept_count(units.count, geometric_sparsity(P, 3))
+    assert result.graph_sparsity["total"] == units.count
+    assert result.weight_sparsity["kept"] == kept_count(n_weights, geometric_sparsity(P, 3))
+    assert result.weight_sparsity["scope"] == "linear"
+    # both directions of every pair agree
+    assert units.tied.is_symmetric(result.edge_mask)
+    assert result.search_epochs == 4 * FAST["epochs"]
+
+
+def test_ugs_prunes_exactly_the_lowest_trained_mask_values(ugs_run):
+    _, _, _, records = ugs_run
+    for r in records:
+        # the masks were trained (values moved away from their init 1)
+        assert not torch.all(r.edge_values[r.edge_kept_before & r.prunable] == 1)
+        # edges: every unit pruned this round has |m| <= every unit kept
+        pruned = r.edge_kept_before & ~r.edge_kept_after & r.prunable
+        kept = r.edge_kept_after & r.prunable
+        assert pruned.any()
+        assert float(r.edge_values[pruned].max()) <= float(r.edge_values[kept].min())
+        # and the selection is exactly topk_masks over the kept units' |m|
+        expected = M.topk_masks({"e": r.edge_values[r.prunable]}, r.graph_target,
+                                within={"e": r.edge_kept_before[r.prunable]})["e"]
+        assert torch.equal(r.edge_kept_after[r.prunable], expected)
+        # weights: global over the scope, lowest |m_θ| among the kept entries
+        names = list(r.weight_values)
+        pruned_w = torch.cat([r.weight_values[n][r.weight_masks_before[n]
+                                                 & ~r.weight_masks_after[n]] for n in names])
+        kept_w = torch.cat([r.weight_values[n][r.weight_masks_after[n]] for n in names])
+        assert pruned_w.numel() > 0
+        assert float(pruned_w.max()) <= float(kept_w.min())
+        expected_w = M.topk_masks(r.weight_values, r.weight_target,
+                                  within=r.weight_masks_before)
+        assert all(torch.equal(expected_w[n], r.weight_masks_after[n]) for n in names)
+
+
+def test_ugs_does_not_modify_the_model_and_keeps_theta0(ugs_run):
+    model, before, result, _ = ugs_run
+    for key, value in before.items():
+        assert torch.equal(model.state_dict()[key], value)
+        assert torch.equal(result.initial_state[key], value)
+    assert not M.masks_of(model)
+
+
+def test_ugs_checkpoint_resumes_to_the_same_result(sbm, ugs_run, tmp_path):
+    _, _, full, _ = ugs_run
+    path = tmp_path / "ugs.ckpt"
+    kw = dict(graph_targets=_grid(3), weight_targets=_grid(3), s1=1e-2, s2=1e-2, **FAST)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_two(record):
+        if record.round == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        ugs(_gcn(sbm), sbm, checkpoint=path, on_round=stop_after_two, **kw)
+    seen = []
+    resumed = ugs(_gcn(sbm), sbm, checkpoint=path, on_round=seen.append, **kw)
+    assert [r.round for r in seen] == [3]                   # rounds 1-2 came from the file
+    assert torch.equal(resumed.edge_mask, full.edge_mask)
+    assert all(torch.equal(resumed.weight_masks[n], full.weight_masks[n])
+               for n in full.weight_masks)
+    assert (resumed.train.val, resumed.train.test) == (full.train.val, full.train.test)
+    assert resumed.rounds == full.rounds and resumed.search_epochs == full.search_epochs
+    with pytest.raises(ValueError, match="different UGS search"):
+        ugs(_gcn(sbm, seed=1), sbm, checkpoint=path, **kw)
+    with pytest.raises(ValueError, match="different UGS search"):
+        ugs(_gcn(sbm), sbm, checkpoint=path, **{**kw, "lr": 0.5})
+
+
+def test_ugs_penalty_value_and_gradient(sbm):
+    model = _gcn(sbm)
+    units = EdgeUnits(sbm)
+    from graphsparse.gnn.edge_masks import TrainableEdgeMask
+
+    edge_mask = TrainableEdgeMask(tied=units.tied)
+    M.attach(model, {n: torch.ones_like(t, dtype=torch.bool)
+                     for n, t in M.named_tensors(model, "linear").items()}, trainable=True)
+    with torch.no_grad():
+        edge_mask.values.mul_(0.5)
+        kept = edge_mask.kept.clone()
+        kept[0] = False                       # a pruned unit is not penalised
+        edge_mask.set_kept(kept)
+    values = M.mask_values_of(model)
+    penalty = UGSPenalty(edge_mask, s1=0.1, s2=0.01)
+    total = penalty.penalty(model)
+    n_weights = sum(v.numel() for v in values.values())
+    expected = 0.1 * 0.5 * (units.tied.num_pairs - 1) + 0.01 * n_weights
+    assert float(total.detach()) == pytest.approx(expected, rel=1e-6)
+    total.backward()
+    assert torch.allclose(edge_mask.values.grad[1:], torch.full_like(edge_mask.values[1:], 0.1))
+    assert float(edge_mask.values.grad[0]) == 0.0
+    for v in values.values():
+        assert torch.allclose(v.grad, torch.full_like(v, 0.01))
+    with pytest.raises(ValueError, match="s1"):
+        UGSPenalty(edge_mask, s1=-1.0, s2=0.0)
+
+
+def test_ugs_l1_term_shrinks_the_masks(sbm):
+    def masks_after_one_round(s):
+        records = []
+        ugs(_gcn(sbm), sbm, graph_targets=[0.1], weight_targets=[0.1], s1=s, s2=s,
+            on_round=records.append, **FAST)
+        r = records[0]
+        return float(r.edge_values.mean()), float(torch.cat(
+            [v.flatten() for v in r.weight_values.values()]).mean())
+
+    plain_edges, plain_weights = masks_after_one_round(0.0)
+    l1_edges, l1_weights = masks_after_one_round(0.5)
+    assert l1_edges < plain_edges
+    assert l1_weights < plain_weights
+
+
+def test_rewind_is_bit_exact(sbm):
+    model = _gcn(sbm)
+    theta0 = initial_state(model)
+    M.attach(model, {n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) > 0.3
+                     for n, t in M.named_tensors(model, "linear").items()}, trainable=True)
+    train_model(model, sbm, epochs=5, progress=False)
+    rewind(model, theta0)
+    for name, value in theta0.items():
+        prefix, _, tname = name.rpartition(".")
+        owner = model.get_submodule(prefix)
+        raw = owner.parametrizations[tname].original \
+            if torch.nn.utils.parametrize.is_parametrized(owner, tname) else getattr(owner, tname)
+        assert torch.equal(raw, value), name
+    with pytest.raises(KeyError, match="matches no tensor"):
+        rewind(model, {"convs.9.lin.weight": torch.zeros(1)})
+
+
+class _CheckProjection(TrainHooks):
+    """Runs after TEDDY's projection: the support has exactly the target count."""
+
+    def __init__(self, projection: L0Projection, target: int) -> None:
+        self.projection, self.target, self.steps = projection, target, 0
+
+    def after_step(self, ctx: StepContext) -> None:
+        mask = self.projection.last_mask
+        assert sum(int(m.sum()) for m in mask.values()) == self.target
+        tensors = M.named_tensors(ctx.model, "all")
+        nonzero = sum(int(torch.count_nonzero(tensors[n])) for n in mask)
+        assert nonzero <= self.target
+        for n, m in mask.items():
+            assert not torch.any(tensors[n][~m])
+        self.steps += 1
+
+
+def test_teddy_projection_keeps_exact_count_after_every_step(sbm, monkeypatch):
+    T = importlib.import_module("graphsparse.gnn.methods.teddy")  # the module, not teddy()
+
+    model = _gcn(sbm, bias=True)
+    total = sum(t.numel() for t in M.named_tensors(model, "all").values())
+    s_w = geometric_sparsity(0.1, 3)
+    checkers = []
+    original = T.L0Projection
+
+    def spy(*args, **kwargs):
+        projection = original(*args, **kwargs)
+        checkers.append(_CheckProjection(projection, kept_count(total, s_w)))
+        return projection
+
+    monkeypatch.setattr(T, "L0Projection", spy)
+
+    class _Lazy(TrainHooks):  # the checker of the projection created inside teddy()
+        def after_step(self, ctx):
+            checkers[0].after_step(ctx)
+
+    result = teddy(model, sbm, graph_targets=_grid(3, 0.05), weight_targets=_grid(3, 0.1),
+                   hooks=(_Lazy(),), **FAST)
+    assert checkers[0].steps == FAST["epochs"]
+    assert checkers[0].projection.steps == FAST["epochs"]
+    assert result.weight_sparsity == {"scope": "all", "numel": total,
+                                      "kept": kept_count(total, s_w),
+                                      "sparsity": 1 - kept_count(total, s_w) / total}
+    # the trained ticket is zero outside its masks
+    for name, mask in result.weight_masks.items():
+        assert not torch.any(result.trained_state[name][~mask])
+
+
+def test_teddy_keeps_the_top_degree_score_pairs(sbm):
+    result = teddy(_gcn(sbm), sbm, graph_targets=[0.3], weight_targets=[0.5], **FAST)
+    units = EdgeUnits(sbm)
+    keep = units.tied.reduce(result.edge_mask)
+    scores = teddy_score(sbm.data.edge_index, sbm.data.num_nodes)
+    assert int(keep.sum()) == kept_count(units.count, 0.3)
+    assert float(scores[~keep].max()) <= float(scores[keep].min())
+    assert [s["stage"] for s in result.rounds] == ["dense", "sparse"]
+    assert result.search_epochs == 2 * FAST["epochs"]
+    # nested across levels: a sparser level's edges are a subset
+    sparser = teddy(_gcn(sbm), sbm, graph_targets=[0.5], weight_targets=[0.5],
+                    teacher=torch.zeros(sbm.data.num_nodes, sbm.num_classes), **FAST)
+    assert not (sparser.edge_mask & ~result.edge_mask).any()
+    assert sparser.search_epochs == FAST["epochs"]          # teacher given: no dense run
+
+
+def test_teddy_distillation_term_and_task_check(sbm):
+    teacher = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    student = torch.randn(5, 3, generator=torch.Generator().manual_seed(1))
+    hook = Distillation(teacher, lamb=0.7)
+    ctx = StepContext(None, "node", 1, 0, student, None, torch.zeros(()), {}, None)
+    p = teacher.softmax(-1)
+    manual = 0.7 * (p * (p.log() - student.log_softmax(-1))).sum() / 5
+    assert float(hook.extra_loss(ctx)) == pytest.approx(float(manual), rel=1e-5)
+    link_like = dataclasses.replace(sbm, task="link")
+    with pytest.raises(ValueError, match="node classification"):
+        teddy(_gcn(sbm), link_like, graph_targets=[0.1], weight_targets=[0.1], **FAST)
+
+
+@pytest.mark.parametrize("method", ["random", "jaccard", "adamic_adar", "magnitude"])
+def test_one_shot_baselines_hit_the_counts(sbm, method):
+    units = EdgeUnits(sbm)
+    model = _gcn(sbm)
+    n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    s_g, s_w = geometric_sparsity(0.05, 4), geometric_sparsity(0.2, 4)
+    result = get_method(method)(model, sbm, graph_targets=[s_g], weight_targets=[s_w],
+                                weight_scope="linear", **FAST)
+    assert result.graph_sparsity["kept"] == kept_count(units.count, s_g)
+    assert result.weight_sparsity["kept"] == kept_count(n_weights, s_w)
+    assert units.tied.is_symmetric(result.edge_mask)
+
+
+def test_structural_scores_choose_different_edges_and_random_is_seeded(sbm):
+    kw = dict(graph_targets=[0.4], weight_targets=[0.4], **FAST)
+    jac = structural_ticket(_gcn(sbm), sbm, edge_score="jaccard", **kw)
+    aa = structural_ticket(_gcn(sbm), sbm, edge_score="adamic_adar", **kw)
+    rnd = random_ticket(_gcn(sbm), sbm, **kw)
+    assert not torch.equal(jac.edge_mask, rnd.edge_mask)
+    assert not torch.equal(aa.edge_mask, rnd.edge_mask)
+    again = random_ticket(_gcn(sbm), sbm, **kw)
+    assert torch.equal(rnd.edge_mask, again.edge_mask)
+    assert all(torch.equal(rnd.weight_masks[n], again.weight_masks[n]) for n in rnd.weight_masks)
+    assert rnd.train.test == again.train.test
+    with pytest.raises(ValueError, match="valid scores"):
+        structural_ticket(_gcn(sbm), sbm, edge_score="resistance", **kw)
+
+
+def test_imp_rounds_hit_the_geometric_counts(sbm):
+    model = _gcn(sbm)
+    units = EdgeUnits(sbm)
+    n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    result = imp_ticket(model, sbm, graph_targets=_grid(3, 0.05), weight_targets=_grid(3),
+                        **FAST)
+    for r in result.rounds:
+        assert r["edges_kept"] == kept_count(units.count, geometric_sparsity(0.05, r["round"]))
+        assert r["weights_kept"] == kept_count(n_weights, geometric_sparsity(P, r["round"]))
+    assert result.search_epochs == 4 * FAST["epochs"]
+
+
+@pytest.mark.parametrize("name", ["gin", "gat", "sage"])
+def test_ugs_and_teddy_on_other_backbones(sbm, name):
+    """Message mode masks sum (GIN), softmax (GAT) and mean (SAGE) aggregation; counts hold."""
+    units = EdgeUnits(sbm)
+    extra = {"heads": 2} if name == "gat" else {}
+    for method, scope in ((ugs, "linear"), (teddy, "all")):
+        torch.manual_seed(0)
+        model = build_model(name, sbm.num_features, sbm.num_classes, hidden=16, **extra)
+        n_weights = sum(t.numel() for t in M.named_tensors(model, scope).values())
+        result = method(model, sbm, graph_targets=_grid(2), weight_targets=_grid(2),
+                        weight_scope=scope, epochs=2, seed=0)
+        assert result.graph_sparsity["kept"] == kept_count(units.count, _grid(2)[-1])
+        assert result.weight_sparsity["kept"] == kept_count(n_weights, _grid(2)[-1])
+
+
+def test_bad_inputs(sbm):
+    with pytest.raises(ValueError, match="valid methods: 'ugs', 'teddy', 'random'"):
+        get_method("wd-glt")
+    assert set(METHODS) == {"ugs", "teddy", "random", "magnitude", "imp", "jaccard",
+                            "adamic_adar"}
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        ugs(_gcn(sbm), sbm, graph_targets=[1.0], weight_targets=[0.1], **FAST)
+    with pytest.raises(ValueError, match="same length"):
+        ugs(_gcn(sbm), sbm, graph_targets=[0.1, 0.2], weight_targets=[0.1], **FAST)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        imp_ticket(_gcn(sbm), sbm, graph_targets=[0.2, 0.1], weight_targets=[0.1, 0.2], **FAST)
+    with pytest.raises(ValueError, match="weight_scope"):
+        random_ticket(_gcn(sbm), sbm, graph_targets=[0.1], weight_targets=[0.1],
+                      weight_scope="bias", **FAST)
+    masked = M.attach(_gcn(sbm), {"convs.0.lin.weight": torch.ones(16, sbm.num_features,
+                                                                    dtype=torch.bool)})
+    with pytest.raises(ValueError, match="already carries weight masks"):
+        random_ticket(masked, sbm, graph_targets=[0.1], weight_targets=[0.1], **FAST)
