@@ -18,7 +18,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -26,21 +25,16 @@ from pathlib import Path
 
 import torch
 
+from _machine import cpu_model
+
 from graphsparse.masks import kept_count, topk_masks
 
 RESULTS = Path(__file__).resolve().parent / "results" / "masks_bench.json"
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return (f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads")
 
 
 def timed(fn):

@@ -67,6 +67,7 @@ import networkx as nx
 import numpy as np
 import scipy
 import torch
+from _machine import cpu_model
 
 from graphsparse.topology import NetworkGraph, erdos_renyi_mask, report
 from graphsparse.topology import metrics as M
@@ -84,16 +85,8 @@ SLOW_S = 2.0  # a baseline whose first run takes longer is run once
 
 # ----------------------------------------------------------------------------------- utilities
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     info = {
-        "cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+        "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
         "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
         "networkx": nx.__version__, "igraph": ig.__version__ if ig is not None else None,
         "torch_threads": torch.get_num_threads(),

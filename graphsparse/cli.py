@@ -81,6 +81,83 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    """``"1-20"``, ``"0,1,2"`` or a mix (``"1-5,10,20"``) as sorted distinct ints >= 0."""
+    values: set[int] = set()
+    try:
+        for part in text.split(","):
+            low, dash, high = part.strip().partition("-")
+            first, last = int(low), int(high) if dash else int(low)
+            if first < 0 or last < first:
+                raise ValueError
+            values.update(range(first, last + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ints >= 0 or ranges such as 1-20, "
+                                         f"comma-separated (e.g. 1-5,10,20); got {text!r}")
+    return sorted(values)
+
+
+def _levels(text: str) -> list[int]:
+    levels = _int_list(text)
+    if levels[0] < 1:
+        raise argparse.ArgumentTypeError(f"--levels must be >= 1 (level 0, the dense model, is "
+                                         f"always recorded); got {text!r}")
+    return levels
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
+
+
+def _glt_run(args: argparse.Namespace) -> int:
+    from graphsparse.gnn.runner import run_sweep
+
+    direct = args.graph_sparsity is not None or args.weight_sparsity is not None
+    if direct == (args.levels is not None):
+        raise SystemExit("graphsparse glt run: give either --levels (with --p-graph, "
+                         "--p-weight) or --graph-sparsity / --weight-sparsity")
+    if direct and (args.p_graph is not None or args.p_weight is not None):
+        raise SystemExit("graphsparse glt run: --p-graph / --p-weight go with --levels")
+    grid = ({"levels": args.levels,
+             "p_graph": 0.05 if args.p_graph is None else args.p_graph,
+             "p_weight": 0.2 if args.p_weight is None else args.p_weight}
+            if not direct else {"graph_sparsity": args.graph_sparsity,
+                                "weight_sparsity": args.weight_sparsity, "rounds": args.rounds})
+    try:
+        rows = run_sweep(args.out, dataset=args.dataset, data_root=args.data_root,
+                         model=args.model, methods=args.method, seeds=args.seeds,
+                         epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
+                         hidden=args.hidden, num_layers=args.num_layers,
+                         weight_scope=args.weight_scope, split_seed=args.split_seed,
+                         progress=not args.no_progress, **grid)
+    except ValueError as e:
+        raise SystemExit(f"graphsparse glt run: {e}")
+    except OSError as e:  # DatasetNotFoundError, a failed download, an unwritable --out
+        raise SystemExit(f"graphsparse glt run: {type(e).__name__}: {e}")
+    print(f"{len(rows)} rows in {args.out}/results.jsonl; summarise with "
+          f"`graphsparse glt report {args.out}`")
+    return 0
+
+
+def _glt_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from graphsparse.gnn.report import plot, summarise
+
+    try:
+        summary = summarise(args.dir, epsilon=args.epsilon)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"graphsparse glt report: {e}")
+    print(summary)
+    if summary.metric is not None:
+        path = plot(args.dir, Path(args.dir) / "accuracy_vs_sparsity.png", summary=summary)
+        print(f"plot: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphsparse",
                                      description="Study and exploit sparsity through graphs.")
@@ -126,6 +203,40 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--spectral", action="store_true", help="also spectral gaps")
     stats.add_argument("--seed", type=int, default=0, help="seed of sampled metrics")
     stats.set_defaults(func=_stats)
+
+    glt = sub.add_parser("glt", help="graph lottery tickets: resumable sweeps and reports")
+    glt_sub = glt.add_subparsers(dest="glt_command", required=True)
+    run = glt_sub.add_parser("run", help="run or resume a sweep (one JSON row per ticket)")
+    run.add_argument("--dataset", required=True, help="dataset name, e.g. cora, sbm, ogbl-ddi")
+    run.add_argument("--data-root", help="data root (default $GRAPHSPARSE_DATA)")
+    run.add_argument("--model", default="gcn", help="gcn, gin, gat or sage")
+    run.add_argument("--method", type=_names, required=True,
+                     help="method or comma list: ugs, teddy, random, magnitude, imp, jaccard, "
+                          "adamic_adar")
+    run.add_argument("--levels", type=_levels, help="grid levels, e.g. 1-20 or 1,5,10")
+    run.add_argument("--p-graph", type=float, help="edges pruned per level (default 0.05)")
+    run.add_argument("--p-weight", type=float, help="weights pruned per level (default 0.2)")
+    run.add_argument("--graph-sparsity", type=float, help="direct graph target in [0, 1)")
+    run.add_argument("--weight-sparsity", type=float, help="direct weight target in [0, 1)")
+    run.add_argument("--rounds", type=int, default=20,
+                     help="UGS/IMP rounds to reach direct targets")
+    run.add_argument("--seeds", type=_int_list, default=[0], help="e.g. 0,1,2 or 0-4")
+    run.add_argument("--out", required=True, help="sweep folder (config.json, results.jsonl)")
+    run.add_argument("--epochs", type=int, default=200, help="epochs per training run")
+    run.add_argument("--lr", type=float, default=0.01)
+    run.add_argument("--weight-decay", type=float, default=5e-4)
+    run.add_argument("--hidden", type=int, default=512, help="model width")
+    run.add_argument("--num-layers", type=int, default=2, help="model depth")
+    run.add_argument("--weight-scope", choices=["linear", "all"],
+                     help="weight-sparsity scope (default: each method's own)")
+    run.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_glt_run)
+    rep = glt_sub.add_parser("report", help="summary table and accuracy-vs-sparsity plot")
+    rep.add_argument("dir", help="a sweep folder written by `graphsparse glt run`")
+    rep.add_argument("--epsilon", type=float, default=0.01,
+                     help="extreme-ticket tolerance in metric units (0.01 = 1 percentage point)")
+    rep.set_defaults(func=_glt_report)
     return parser
 
 

@@ -84,6 +84,8 @@ from graphsparse.gnn.scores import (
     random_score,
     teddy_score,
 )
+from graphsparse.gnn.report import Summary, plot, summarise
+from graphsparse.gnn.runner import ConfigMismatchError, read_rows, run_sweep
 from graphsparse.gnn.ticket import Ticket, as_dataset, find_ticket, load_ticket
 from graphsparse.gnn.train import (
     EpochRecord,
@@ -97,6 +99,12 @@ from graphsparse.gnn.train import (
 )
 
 __all__ = [
+    "run_sweep",
+    "read_rows",
+    "ConfigMismatchError",
+    "summarise",
+    "Summary",
+    "plot",
     "EDGE_MASK_MODES",
     "EdgeMaskHooks",
     "TiedEdges",

@@ -8,37 +8,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from graphsparse._plotting import pyplot, save_figure
+
 __all__ = ["plot_degree_distribution", "plot_metric_over_epochs", "plot_mask"]
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def plot_degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], path,
@@ -57,7 +35,7 @@ def plot_degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], 
 
     if not degrees:
         raise ValueError("degrees is empty: expected {label: degrees}")
-    plt = _figure()
+    plt = pyplot()
     from matplotlib.ticker import NullFormatter
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -81,7 +59,7 @@ def plot_degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], 
     ax.set_ylabel("P(degree ≥ k)")
     ax.set_title(title)
     ax.legend(fontsize=7)
-    out = _save(fig, path)
+    out = save_figure(fig, path)
     plt.close(fig)
     return out
 
@@ -94,13 +72,13 @@ def plot_metric_over_epochs(history: Sequence[Mapping], metric: str, path,
     missing = [i for i, r in enumerate(history) if metric not in r]
     if missing:
         raise KeyError(f"metric {metric!r} is missing from history rows {missing[:5]}")
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([r["epoch"] for r in history], [r[metric] for r in history], "-o", ms=3)
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     ax.set_title(title or metric)
-    out = _save(fig, path)
+    out = save_figure(fig, path)
     plt.close(fig)
     return out
 
@@ -110,12 +88,12 @@ def plot_mask(mask: torch.Tensor | np.ndarray, path, title: str = "layer mask") 
     m = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"mask must be 2-D (out, in), got shape {m.shape}")
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 6 * m.shape[0] / max(m.shape[1], 1) + 0.5))
     ax.spy(m, markersize=0.5)
     ax.set_xlabel("input unit")
     ax.set_ylabel("output unit")
     ax.set_title(f"{title} ({int(m.sum())} of {m.size} kept)")
-    out = _save(fig, path)
+    out = save_figure(fig, path)
     plt.close(fig)
     return out

@@ -577,12 +577,16 @@ def _trace_hooks(model: nn.Module, example_input: torch.Tensor) -> TracedModel:
                 handles.append(module.register_forward_hook(_recorder(calls, name)))
         elif any(True for _ in module.parameters(recurse=False)):
             handles.append(module.register_forward_hook(_recorder(calls, name)))
+    modes = {m: m.training for m in model.modules()}
     try:
+        model.eval()              # tracing must not update BatchNorm statistics
         with torch.no_grad():
             model(example_input)
     finally:
         for h in handles:
             h.remove()
+        for m, training in modes.items():
+            m.train(training)
     return _chain(calls, "hooks")
 
 

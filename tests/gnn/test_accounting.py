@@ -37,17 +37,6 @@ PATH = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
 pytestmark = pytest.mark.filterwarnings("ignore:Sparse CSR tensor support:UserWarning")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Run single-threaded, then restore the suite's thread count. On a shared 2-core machine
-    the tiny ops of these tests spend most of their time synchronising threads (measured: 30
-    epochs of a 16-wide GCN on the SBM graph, 0.3 s with 1 thread vs 6-13 s with 2 under load).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _counts(report):
     return {k: (c.kept, c.total) for k, c in report.counts.items()}

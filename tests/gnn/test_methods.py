@@ -36,15 +36,6 @@ P = 0.2
 FAST = {"epochs": 6, "lr": 0.02, "weight_decay": 5e-4, "seed": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread for the whole module (module fixtures included): the tiny ops here
-    thrash with two threads on a loaded 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def sbm():

@@ -21,14 +21,6 @@ from graphsparse.masks import CorruptFileError, geometric_sparsity, kept_count
 FAST = {"epochs": 5, "lr": 0.02, "seed": 0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread for the whole module (module fixtures included)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def data():

@@ -33,17 +33,6 @@ from graphsparse.gnn.train import (
 DATA = paths.data_root()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Run single-threaded, then restore the suite's thread count. On a shared 2-core machine
-    the tiny ops of these tests spend most of their time synchronising threads (measured: 30
-    epochs of a 16-wide GCN on the SBM graph, 0.3 s with 1 thread vs 6-13 s with 2 under load).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def sbm():

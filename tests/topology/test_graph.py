@@ -392,3 +392,25 @@ def test_mismatched_widths_in_model():
     net = nn.Sequential(nn.Linear(4, 3), nn.Linear(5, 2))
     with pytest.raises(ValueError, match=r"layer '1' \(Linear, in_features=5\)"):
         trace_model(net)
+
+
+class _BranchyBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.bn, self.b = nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2)
+
+    def forward(self, x):
+        h = self.bn(self.a(x))
+        if h.sum() > 0:  # data-dependent control flow: torch.fx cannot trace this
+            h = torch.relu(h)
+        return self.b(h)
+
+
+def test_hooks_fallback_leaves_batchnorm_statistics_and_modes_alone():
+    model = _BranchyBN().train()
+    model.b.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.warns(UserWarning, match="forward hooks"):
+        trace_model(model, torch.randn(8, 4) * 5 + 3)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert model.training and model.bn.training and not model.b.training

@@ -1,0 +1,297 @@
+"""Tests of the resumable GLT sweep runner, its report and the ``graphsparse glt`` CLI on the
+synthetic SBM graph with tiny settings (GCN hidden 16, 5 epochs): row fields and counts, rows
+equal to the methods' own results, resume after a truncated results file or an exception
+mid-search (same rows except timing fields), a different config refused, bad CLI input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from graphsparse.cli import main
+from graphsparse.gnn.data import load_dataset
+from graphsparse.gnn.methods import imp_ticket, ugs
+from graphsparse.gnn.models import build_model
+from graphsparse.gnn.report import plot, summarise
+from graphsparse.gnn.runner import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    TIMING_FIELDS,
+    ConfigMismatchError,
+    read_rows,
+    row_key,
+    run_sweep,
+)
+from graphsparse.masks import geometric_sparsity, kept_count
+
+TINY = {"dataset": "sbm", "model": "gcn", "hidden": 16, "epochs": 5, "progress": False}
+FIELDS = {"dataset", "model", "method", "level", "graph_sparsity", "weight_sparsity",
+          "weight_scope", "seed", "metric", "val", "test", "search_epochs", "search_seconds",
+          "inference_seconds", "isolated_nodes", "homophily", "p_graph", "p_weight"}
+
+
+
+def _untimed(rows):
+    return {row_key(r): {k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in rows}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted sweep: UGS, IMP, TEDDY, random at levels 1-3, seed 0."""
+    out = tmp_path_factory.mktemp("reference")
+    rows = run_sweep(out, methods=["ugs", "imp", "teddy", "random"], levels=[1, 2, 3],
+                     seeds=[0], **TINY)
+    return out, rows
+
+
+def test_rows_fields_and_counts(reference):
+    out, rows = reference
+    assert len(rows) == 1 + 4 * 3
+    assert len({row_key(r) for r in rows}) == len(rows)
+    for row in rows:
+        assert FIELDS <= set(row)
+        assert row["dataset"] == "sbm" and row["metric"] == "acc" and row["seed"] == 0
+        assert 0.0 <= row["test"] <= 1.0 and row["inference_seconds"] > 0
+        assert isinstance(row["isolated_nodes"], int) and 0.0 <= row["homophily"] <= 1.0
+        level = row["level"]
+        if row["method"] == "dense":
+            assert level == 0 and row["graph_sparsity"] == 0 and row["weight_sparsity"] == 0
+            continue
+        assert row["edges_kept"] == kept_count(row["edges_total"], geometric_sparsity(0.05, level))
+        assert row["weights_kept"] == kept_count(row["weights_total"],
+                                                 geometric_sparsity(0.2, level))
+        assert row["weight_scope"] == ("all" if row["method"] == "teddy" else "linear")
+    by = {(r["method"], r["level"]): r for r in rows}
+    for k in (1, 2, 3):  # cumulative search epochs: k rounds + the fix-mask run
+        assert by["ugs", k]["search_epochs"] == by["imp", k]["search_epochs"] == 5 * (k + 1)
+        assert by["teddy", k]["search_epochs"] == 10 and by["random", k]["search_epochs"] == 5
+    config = json.loads((out / CONFIG_FILE).read_text())
+    assert (config["dataset"], config["model"], config["hidden"], config["num_layers"],
+            config["epochs"]) == ("sbm", "gcn", 16, 2, 5)
+    assert config["split_seed"] == 0 and config["lr"] == 0.01
+
+
+def test_iterative_rows_equal_the_methods_own_results(reference):
+    """Level k of one K-round search = the method run with k rounds."""
+    _, rows = reference
+    by = {(r["method"], r["level"]): r for r in rows}
+    ds = load_dataset("sbm")
+    torch.manual_seed(0)
+    model = build_model("gcn", ds.num_features, ds.num_classes, hidden=16)
+    targets = {"graph_targets": [geometric_sparsity(0.05, k) for k in (1, 2)],
+               "weight_targets": [geometric_sparsity(0.2, k) for k in (1, 2)]}
+    kw = {"epochs": 5, "lr": 0.01, "weight_decay": 5e-4, "seed": 0}
+    two = ugs(model, ds, **targets, **kw)
+    assert (two.train.val, two.train.test) == (by["ugs", 2]["val"], by["ugs", 2]["test"])
+    one = imp_ticket(model, ds, graph_targets=targets["graph_targets"][:1],
+                     weight_targets=targets["weight_targets"][:1], **kw)
+    assert (one.train.val, one.train.test) == (by["imp", 1]["val"], by["imp", 1]["test"])
+    assert one.graph_sparsity["kept"] == by["imp", 1]["edges_kept"]
+
+
+@pytest.mark.parametrize("keep", [2, 6])
+def test_resume_after_truncation(reference, tmp_path, keep):
+    """A results file cut to its first ``keep`` lines (a kill) resumes to the same rows."""
+    ref_dir, ref_rows = reference
+    out = tmp_path / "sweep"
+    out.mkdir()
+    (out / CONFIG_FILE).write_text((ref_dir / CONFIG_FILE).read_text())
+    lines = (ref_dir / RESULTS_FILE).read_text().splitlines(keepends=True)
+    (out / RESULTS_FILE).write_text("".join(lines[:keep]))
+    rows = run_sweep(out, methods=["ugs", "imp", "teddy", "random"], levels=[1, 2, 3],
+                     seeds=[0], **TINY)
+    assert rows[:keep] == read_rows(ref_dir)[:keep]  # existing rows untouched
+    assert len(rows) == len(ref_rows)
+    assert _untimed(rows) == _untimed(ref_rows)
+
+
+class _Kill(Exception):
+    pass
+
+
+def _killer(after: int):
+    seen = []
+
+    def on_row(row):
+        seen.append(row)
+        if len(seen) == after:
+            raise _Kill(f"killed after {after} rows")
+
+    return on_row
+
+
+@pytest.mark.parametrize("after", [2, 3, 5, 9])
+def test_resume_after_kill(reference, tmp_path, after):
+    """An exception after UGS level 1 (after=2) or 2 (after=3) — inside the search, with its
+    checkpoint half-way — or after IMP level 1 (5; IMP reruns its search) or TEDDY level 2
+    (9), then a restart gives the uninterrupted rows."""
+    _, ref_rows = reference
+    kwargs = {"methods": ["ugs", "imp", "teddy", "random"], "levels": [1, 2, 3], "seeds": [0],
+              **TINY}
+    with pytest.raises(_Kill):
+        run_sweep(tmp_path, on_row=_killer(after), **kwargs)
+    assert len(read_rows(tmp_path)) == after
+    rows = run_sweep(tmp_path, **kwargs)
+    assert _untimed(rows) == _untimed(ref_rows)
+
+
+def test_resume_when_killed_before_the_round_copy(reference, tmp_path):
+    """A kill between UGS's own checkpoint write and the runner's round copy: the restart
+    takes the round's masks from UGS's checkpoint."""
+    _, ref_rows = reference
+    kwargs = {"methods": ["ugs"], "levels": [1, 2, 3], "seeds": [0], **TINY}
+    with pytest.raises(_Kill):
+        run_sweep(tmp_path, on_row=_killer(2), **kwargs)  # dense + UGS level 1
+    for path in (tmp_path / "checkpoints").glob("*.round1.*"):
+        path.unlink()
+    lines = (tmp_path / RESULTS_FILE).read_text().splitlines(keepends=True)
+    (tmp_path / RESULTS_FILE).write_text(lines[0])
+    rows = run_sweep(tmp_path, **kwargs)
+    expected = {k: v for k, v in _untimed(ref_rows).items() if k[0] in ("dense", "ugs")}
+    assert _untimed(rows) == expected
+
+
+def test_different_config_refused(reference, tmp_path):
+    kwargs = {"methods": ["random"], "levels": [1], "seeds": [0], **TINY}
+    run_sweep(tmp_path, **kwargs)
+    config = (tmp_path / CONFIG_FILE).read_bytes()
+    results = (tmp_path / RESULTS_FILE).read_bytes()
+    with pytest.raises(ConfigMismatchError, match="epochs: 5 in the directory vs 6 now"):
+        run_sweep(tmp_path, **{**kwargs, "epochs": 6})
+    with pytest.raises(ConfigMismatchError, match="hidden"):
+        run_sweep(tmp_path, **{**kwargs, "hidden": 8})
+    assert (tmp_path / CONFIG_FILE).read_bytes() == config
+    assert (tmp_path / RESULTS_FILE).read_bytes() == results
+    # the same config with more levels/methods/seeds extends the sweep
+    rows = run_sweep(tmp_path, **{**kwargs, "levels": [1, 2], "seeds": [0, 1]})
+    assert len(rows) == 2 * (1 + 2)
+
+
+def test_direct_targets_and_incomplete_line(tmp_path):
+    rows = run_sweep(tmp_path, methods=["random", "ugs"], graph_sparsity=0.3,
+                     weight_sparsity=0.5, rounds=2, seeds=[0], **TINY)
+    ugs_row = next(r for r in rows if r["method"] == "ugs")
+    assert ugs_row["level"] is None and ugs_row["rounds"] == 2
+    assert ugs_row["edges_kept"] == kept_count(ugs_row["edges_total"], 0.3)
+    assert ugs_row["search_epochs"] == 15
+    with open(tmp_path / RESULTS_FILE, "a") as f:
+        f.write('{"method": "ra')
+    with pytest.raises(ValueError, match="line 4 is not a complete JSON row"):
+        read_rows(tmp_path)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"methods": ["nope"], "levels": [1]}, "valid methods: 'ugs'"),
+    ({"methods": ["random"], "levels": [0]}, "levels must be"),
+    ({"methods": ["random"], "levels": [1], "p_graph": 1.0}, "p_graph must be"),
+    ({"methods": ["random"], "graph_sparsity": -0.1}, "graph_sparsity must be"),
+    ({"methods": ["random"], "levels": [1], "graph_sparsity": 0.5}, "either levels"),
+    ({"methods": ["random"]}, "either levels"),
+    ({"methods": ["random"], "levels": [1], "model": "mlp"}, "valid models: 'gcn'"),
+    ({"methods": ["random"], "levels": [1], "dataset": "nope"}, "valid names"),
+])
+def test_run_sweep_bad_input(tmp_path, kwargs, message):
+    out = tmp_path / "sweep"
+    with pytest.raises(ValueError, match=message):
+        run_sweep(out, seeds=[0], **{**TINY, **kwargs})
+    assert not out.exists()
+
+
+def _table_rows(tmp_path, rows):
+    (tmp_path / RESULTS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return tmp_path
+
+
+def test_summary_extreme_rule(tmp_path):
+    """ε in the metric's units (0.01 = 1 percentage point); highest joint sparsity wins."""
+    def row(method, level, seed, test, iso=None):
+        return {"method": method, "level": level, "p_graph": 0.05, "p_weight": 0.2,
+                "rounds": None, "graph_target": 0.0, "weight_target": 0.0, "seed": seed,
+                "metric": "acc", "val": test, "test": test, "graph_sparsity": level / 10,
+                "weight_sparsity": level / 5, "weight_scope": "linear", "search_epochs": 1,
+                "search_seconds": 0.1, "inference_seconds": 0.01, "isolated_nodes": iso,
+                "homophily": None if iso is None else 0.5}
+    rows = [row("dense", 0, s, t) for s, t in ((0, 0.80), (1, 0.82))]
+    rows += [row("ugs", 1, s, 0.81, 2) for s in (0, 1)]
+    rows += [row("ugs", 2, s, t, 4) for s, t in ((0, 0.80), (1, 0.801))]  # 0.8005 >= 0.81-0.01
+    rows += [row("ugs", 3, s, 0.79) for s in (0, 1)]                       # 0.79 < 0.80
+    rows += [row("random", 1, s, 0.70) for s in (0, 1)]
+    summary = summarise(_table_rows(tmp_path, rows))
+    assert summary.dense["test_mean"] == pytest.approx(0.81)
+    assert summary.dense["test_std"] == pytest.approx(0.0141421356)
+    assert summary.extremes["ugs"]["level"] == 2
+    assert summary.extremes["ugs"]["isolated_nodes"] == 4
+    assert summary.extremes["random"] is None
+    assert summarise(tmp_path, epsilon=0.03).extremes["ugs"]["level"] == 3
+    text = str(summary)
+    assert "ε = 1 percentage point(s)" in text and "none within ε of dense" in text
+    png = plot(tmp_path, tmp_path / "plot.png", summary=summary)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(FileNotFoundError, match="holds no sweep"):
+        summarise(tmp_path / "missing")
+
+
+def test_cli_run_and_report(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["glt", "run", "--dataset", "sbm", "--model", "gcn", "--method", "teddy,random",
+            "--levels", "1-2", "--p-graph", "0.1", "--p-weight", "0.3", "--seeds", "0,1",
+            "--out", str(out), "--epochs", "3", "--hidden", "16", "--no-progress"]
+    assert main(argv) == 0
+    rows = read_rows(out)
+    assert len(rows) == 2 * (1 + 2 * 2)
+    assert {r["p_weight"] for r in rows if r["method"] != "dense"} == {0.3}
+    assert main(argv) == 0  # a rerun skips every row
+    assert read_rows(out) == rows
+    assert main(["glt", "report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "extreme tickets" in printed and "teddy" in printed and "dense" in printed
+    assert (out / "accuracy_vs_sparsity.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "nope", "--method", "teddy", "--levels", "1"], "valid names: actor"),
+    (["--dataset", "sbm", "--model", "mlp", "--method", "teddy", "--levels", "1"],
+     "valid models"),
+    (["--dataset", "sbm", "--method", "teddy,wd-glt", "--levels", "1"], "valid methods"),
+    (["--dataset", "sbm", "--method", "teddy", "--graph-sparsity", "1.5"],
+     "graph_sparsity must be a number in"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--p-weight", "-0.2"],
+     "p_weight must be"),
+    (["--dataset", "sbm", "--method", "teddy"], "give either --levels"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--graph-sparsity", "0.5"],
+     "give either --levels"),
+    (["--dataset", "cora", "--method", "teddy", "--levels", "1"], "DatasetNotFoundError"),
+])
+def test_cli_bad_input(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.setenv("GRAPHSPARSE_OFFLINE", "1")
+    out = tmp_path / "sweep"
+    with pytest.raises(SystemExit) as err:
+        main(["glt", "run", *args, "--data-root", str(tmp_path / "empty"), "--out", str(out),
+              "--epochs", "2", "--hidden", "8", "--no-progress"])
+    assert message in str(err.value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("levels", ["1-x", "0-3", "5-2", ""])
+def test_cli_levels_that_do_not_parse(tmp_path, capsys, levels):
+    with pytest.raises(SystemExit) as err:
+        main(["glt", "run", "--dataset", "sbm", "--method", "teddy", "--levels", levels,
+              "--out", str(tmp_path / "sweep")])
+    assert err.value.code == 2
+    assert "--levels" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_cli_different_config_and_missing_report(tmp_path):
+    out = tmp_path / "sweep"
+    base = ["glt", "run", "--dataset", "sbm", "--method", "random", "--levels", "1",
+            "--out", str(out), "--hidden", "16", "--no-progress"]
+    assert main([*base, "--epochs", "2"]) == 0
+    before = (out / RESULTS_FILE).read_bytes(), (out / CONFIG_FILE).read_bytes()
+    with pytest.raises(SystemExit, match="another configuration"):
+        main([*base, "--epochs", "3"])
+    assert ((out / RESULTS_FILE).read_bytes(), (out / CONFIG_FILE).read_bytes()) == before
+    with pytest.raises(SystemExit, match="holds no sweep"):
+        main(["glt", "report", str(tmp_path / "nothing")])
