@@ -36,7 +36,7 @@ def plot_degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], 
     if not degrees:
         raise ValueError("degrees is empty: expected {label: degrees}")
     plt = pyplot()
-    from matplotlib.ticker import NullFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
     for label, values in degrees.items():
@@ -54,6 +54,8 @@ def plot_degree_distribution(degrees: Mapping[str, Sequence[int] | np.ndarray], 
             ax.loglog(grid, tail_share * zeta(f.alpha, grid) / zeta(f.alpha, f.xmin), "-",
                       color=line.get_color(), lw=1,
                       label=f"{label}: power law α={f.alpha:.2f}, x_min={f.xmin}")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("degree k")
     ax.set_ylabel("P(degree ≥ k)")
