@@ -178,7 +178,90 @@ def _topology_bench(result: dict) -> list[str]:
     return lines
 
 
-RENDERERS = {"masks_bench": _masks_bench, "topology_bench": _topology_bench}
+def _gnn_bench(result: dict) -> list[str]:
+    c = result["config"]
+    lines = [
+        "## GNN training overhead and ticket inference (`benchmarks/gnn_bench.py`)",
+        "",
+        f"Configuration: {c['model']}, {c['threads']} thread(s)"
+        + (f". **Reduced run: {c['note']}**" if c.get("note") else "") + ". "
+        f"Training: per-epoch time (one full-batch Adam step) of (a) a plain PyG `GCNConv` model "
+        f"(no graphsparse code), (b) `build_model(\"gcn\")` with weight masks attached "
+        f"({c['train_weight_kept']:.0%} of the linear weights kept) and an edge mask in mode "
+        f"`\"remove\"`, (c) the same with a soft edge mask in mode `\"message\"` — {c['train_edge_masks']}; "
+        f"same loop and feature layout in every arm, arms interleaved, {c['blocks']} blocks of "
+        f"{c['epochs_per_block']} epochs, medians (ratio: median of per-block ratios, range in brackets). "
+        f"Inference: one eval forward, dense model on the full graph vs the ticket at graph sparsity "
+        f"{c['graph_sparsity']:.0%} (undirected edges physically removed with `apply_edge_mask`) and "
+        f"weight sparsity {c['weight_sparsity']:.0%} ({c['ticket_masks']}); {c['infer_repeats']} "
+        f"interleaved blocks of {c['forwards_per_block']} forwards, medians; MACs speed-up from "
+        f"`graph_macs`. Search cost: {c['search_cost']}.",
+        "",
+        f"Measured {result['date']} on {result['machine']}; shared machine, load average "
+        f"{result.get('load_average_start')} at start, {result.get('load_average_end')} at end; "
+        f"whole run {result.get('wall_s', 0) / 60:.1f} min.",
+        "",
+    ]
+    names = {"a_plain_pyg": "(a) plain PyG GCN", "b_masked_remove": "(b) weight masks + edge mask, remove",
+             "c_masked_message": "(c) weight masks + soft edge mask, message",
+             "b50_masked_remove_half_edges": "(b50) as (b), 50% of edges removed"}
+    for t in result["training"]:
+        lines += [f"### Training overhead on {t['dataset']} ({t['num_nodes']:,} nodes, "
+                  f"{t['num_edges']:,} directed edges, features `{t['feature_layout']}`)", "",
+                  "| arm | epoch | ratio vs (a) |", "|---|---:|---:|"]
+        for r in t["rows"]:
+            lines.append(f"| {names.get(r['arm'], r['arm'])} | {_secs(r['epoch_s'])} | "
+                         f"{r['ratio_vs_plain']:.3f} ({r['ratio_min']:.2f}–{r['ratio_max']:.2f}) |")
+        lines.append("")
+    inames = {"dense": "dense model, full graph",
+              "ticket_masked_weights_removed_edges": "ticket: masked weights (attached), edges removed",
+              "dense_weights_removed_edges": "control: dense weights, edges removed",
+              "ticket_baked_weights_removed_edges": "control: ticket with masks baked, edges removed"}
+    for t in result["inference"]:
+        lines += [f"### Ticket inference on {t['dataset']} ({t['num_nodes']:,} nodes, "
+                  f"{t['num_edges']:,} → {t['kept_directed_edges']:,} directed edges, graph sparsity "
+                  f"{t['graph_sparsity']:.1%}, weight sparsity {t['weight_sparsity']:.1%}, features "
+                  f"`{t['feature_layout']}`)", "",
+                  f"MACs: {t['dense_macs']:,} dense vs {t['masked_macs']:,} masked → analytic "
+                  f"speed-up {_ratio(t['macs_speedup'])}.", "",
+                  "| arm | forward | measured speed-up vs dense |", "|---|---:|---:|"]
+        for r in t["rows"]:
+            lines.append(f"| {inames.get(r['arm'], r['arm'])} | {_secs(r['forward_s'])} | "
+                         f"{r['speedup_vs_dense']:.2f}× ({r['speedup_min']:.2f}–{r['speedup_max']:.2f}) |")
+        lines.append("")
+    search = result.get("search")
+    if search:
+        base = {r["method"]: r for r in search["rows"]}.get("random")
+        lines += [f"### Search cost to level {search['level']} on {search['dataset']} "
+                  f"({search['epochs_per_run']} epochs per training run; methods run one after "
+                  f"the other, load average {search['load_average']} at the end)", "",
+                  "| method | epochs | seconds | seconds vs random | graph sparsity | "
+                  "weight sparsity (scope) | test acc |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for r in search["rows"]:
+            rel = f"{r['search_seconds'] / base['search_seconds']:.1f}×" if base else "n/a"
+            lines.append(f"| {r['method']} | {r['search_epochs']:,} | {_secs(r['search_seconds'])} | "
+                         f"{rel} | {r['graph_sparsity']:.1%} | {r['weight_sparsity']:.1%} "
+                         f"({r['weight_scope']}) | {r['test']:.3f} |")
+        lines.append("")
+    else:
+        lines += ["Search cost to one level (TEDDY vs random vs UGS): not measured in this run.", ""]
+    lines += ["Goals (issue 4):", ""]
+    for t in result["training"]:
+        rows = {r["arm"]: r for r in t["rows"]}
+        for arm in ("b_masked_remove", "c_masked_message"):
+            v = rows[arm]["ratio_vs_plain"]
+            lines.append(f"- {t['dataset']} {names[arm]} / (a) ≤ 1.15: "
+                         f"{'**met**' if v <= 1.15 else '**missed**'} ({v:.3f}).")
+    for t in result["inference"]:
+        v = {r["arm"]: r for r in t["rows"]}["ticket_masked_weights_removed_edges"]["speedup_vs_dense"]
+        lines.append(f"- {t['dataset']} ticket inference ≥ 1.5× faster than dense: "
+                     f"{'**met**' if v >= 1.5 else '**missed**'} ({v:.2f}× measured vs "
+                     f"{_ratio(t['macs_speedup'])} analytic MACs).")
+    return lines
+
+
+RENDERERS = {"masks_bench": _masks_bench, "topology_bench": _topology_bench,
+             "gnn_bench": _gnn_bench}
 
 
 def render() -> str:
