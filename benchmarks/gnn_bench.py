@@ -123,6 +123,18 @@ def timed_block(fn, n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def interleaved(arms: dict, blocks: int, per_block: int) -> dict[str, list[float]]:
+    """Warm each arm up, then time ``blocks`` rounds of A B C … (``per_block`` calls each);
+    returns the per-call seconds of every block, per arm, so ratios pair blocks run together."""
+    for fn in arms.values():
+        timed_block(fn, 2)
+    times = {k: [] for k in arms}
+    for _ in range(blocks):
+        for k, fn in arms.items():
+            times[k].append(timed_block(fn, per_block))
+    return times
+
+
 def training_overhead(ds, args) -> dict:
     data = ds.data
     x, ei, y, tm = data.x, data.edge_index, data.y, data.train_mask
@@ -154,12 +166,7 @@ def training_overhead(ds, args) -> dict:
         "c_masked_message": make_step(c_model, x, ei, y, tm),
         "b50_masked_remove_half_edges": make_step(b50_model, x, ei, y, tm),
     }
-    for fn in arms.values():  # warm-up
-        timed_block(fn, 2)
-    times = {k: [] for k in arms}
-    for _ in range(args.blocks):
-        for k, fn in arms.items():
-            times[k].append(timed_block(fn, args.epochs_per_block))
+    times = interleaved(arms, args.blocks, args.epochs_per_block)
     base = times["a_plain_pyg"]
     rows = []
     for k, ts in times.items():
@@ -201,12 +208,7 @@ def inference(ds, args) -> dict:
         "dense_weights_removed_edges": fwd(dense, kept_ei),
         "ticket_baked_weights_removed_edges": fwd(baked, kept_ei),
     }
-    for fn in arms.values():
-        timed_block(fn, 2)
-    times = {k: [] for k in arms}
-    for _ in range(args.infer_repeats):
-        for k, fn in arms.items():
-            times[k].append(timed_block(fn, args.forwards_per_block))
+    times = interleaved(arms, args.infer_repeats, args.forwards_per_block)
     base = times["dense"]
     rows = []
     for k, ts in times.items():
