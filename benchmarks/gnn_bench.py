@@ -176,8 +176,7 @@ def training_overhead(ds, args) -> dict:
                      "ratio_min": min(ratios), "ratio_max": max(ratios)})
         print(f"  {k}: {rows[-1]['epoch_s'] * 1e3:.1f} ms/epoch, ratio {rows[-1]['ratio_vs_plain']:.3f}")
     return {"dataset": ds.name, "feature_layout": str(x.layout), "num_nodes": n,
-            "num_edges": ei.size(1), "weight_kept_fraction": 1 - ws.sparsity
-            if hasattr(ws, "sparsity") else None,
+            "num_edges": ei.size(1), "weight_kept_fraction": 1 - ws.sparsity,
             "rows": rows}
 
 
@@ -220,9 +219,9 @@ def inference(ds, args) -> dict:
     return {
         "dataset": ds.name, "feature_layout": str(x.layout), "num_nodes": n,
         "num_edges": ei.size(1), "kept_directed_edges": kept_ei.size(1),
-        "graph_sparsity": gs.sparsity if hasattr(gs, "sparsity") else None,
+        "graph_sparsity": gs.sparsity,
         "graph_sparsity_detail": str(gs),
-        "weight_sparsity": ws.sparsity if hasattr(ws, "sparsity") else None,
+        "weight_sparsity": ws.sparsity,
         "dense_macs": macs.dense, "masked_macs": macs.masked,
         "macs_speedup": macs.dense / macs.masked, "rows": rows,
     }
