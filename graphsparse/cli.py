@@ -38,7 +38,7 @@ def _mlp(args: argparse.Namespace) -> int:
     try:
         net = SparseMLP.random_graph(args.widths, topology=args.topology, density=args.density,
                                      epsilon=args.epsilon, budget=args.budget, seed=args.seed,
-                                     dropout=args.dropout, **kwargs)
+                                     dropout=args.dropout, init=args.init, **kwargs)
     except (ValueError, TypeError) as e:
         raise SystemExit(f"graphsparse mlp: {e}")
     for name, layer in net.generator_config["layers"].items():
@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="scale-free side")
     mlp.add_argument("--beta", type=float, default=0.1, help="small-world rewiring probability")
     mlp.add_argument("--dropout", type=float, default=0.0)
+    mlp.add_argument("--init", default="torch", choices=["torch", "he_uniform", "sparse_he_uniform"],
+                     help="initial weights (see SparseMLP): PyTorch's default, SET's He-uniform "
+                          "with the dense fan-in, or with each neuron's realised fan-in")
     mlp.add_argument("--seed", type=int, default=0)
     mlp.add_argument("--train", choices=["mnist5k", "digits"], help="train on embedded real data")
     mlp.add_argument("--epochs", type=int, default=10)

@@ -72,3 +72,38 @@ def test_training_with_rigl_and_mse():
         train(net, data, epochs=0)
     with pytest.raises(ValueError, match="optimizer"):
         train(net, data, epochs=1, optimizer="lbfgs")
+
+
+def test_initialisations_follow_their_bounds():
+    net = SparseMLP.random_graph([200, 100, 10], density=0.05, seed=0, init="he_uniform")
+    raw = net.fc1.parametrizations.weight.original
+    bound = (6 / 200) ** 0.5
+    assert float(raw.abs().max()) <= bound and float(raw.abs().max()) > 0.9 * bound
+    assert float(net.fc1.bias.abs().max()) == 0.0
+    again = SparseMLP.random_graph([200, 100, 10], density=0.05, seed=0, init="he_uniform")
+    assert torch.equal(again.fc1.parametrizations.weight.original, raw)
+    # sparse fan-in: row i is bounded by sqrt(6 / realised in-degree of neuron i)
+    sparse = SparseMLP.random_graph([200, 100, 10], density=0.05, seed=0,
+                                    init="sparse_he_uniform")
+    mask = M.masks_of(sparse)["fc1.weight"]
+    fan_in = mask.sum(dim=1).clamp_min(1)
+    rows_max = sparse.fc1.parametrizations.weight.original.abs().amax(dim=1)
+    assert torch.all(rows_max <= (6 / fan_in) ** 0.5)
+    assert float(rows_max.max()) > bound * 3      # much larger than the dense-fan-in bound
+    dense = SparseMLP([200, 100, 10], init="he_uniform")
+    assert float(dense.fc2.weight.abs().max()) <= (6 / 100) ** 0.5
+    torch_default = SparseMLP.random_graph([200, 100, 10], density=0.05, seed=0)
+    assert torch_default.init == "torch" and float(torch_default.fc1.bias.abs().max()) > 0
+    with pytest.raises(ValueError, match="init must be one of"):
+        SparseMLP([4, 2], init="xavier_magic")
+    with pytest.raises(ValueError, match="init must be one of"):
+        SparseMLP.random_graph([4, 2], density=0.5, seed=0, init="glorot")
+
+
+def test_init_survives_save_and_load(tmp_path):
+    net = SparseMLP.random_graph([30, 20, 10], density=0.3, seed=1, init="sparse_he_uniform")
+    net.save(tmp_path / "m.pt")
+    back = SparseMLP.load(tmp_path / "m.pt")
+    assert back.init == "sparse_he_uniform" and back.config() == net.config()
+    x = torch.rand(2, 30)
+    torch.testing.assert_close(back(x), net(x))
