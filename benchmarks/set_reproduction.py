@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from graphsparse import masks as M
+from graphsparse.masks.io import append_jsonl
 from graphsparse.topology.dynamic import SET
 from graphsparse.topology.models import SparseMLP, load_mnist5k, train
 
@@ -164,13 +165,7 @@ def main() -> None:
         if (arm, seed) in finished(args.out) or not claim(args.out, arm, seed):
             continue                             # done or being run by another worker
         row = run_one(arm, seed, cfg, data, progress=not args.no_progress)
-        line = (json.dumps(row) + "\n").encode()
-        fd = os.open(args.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:                                     # one write of a complete line (O_APPEND)
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_jsonl(args.out, row)              # one write of a complete line (O_APPEND)
         print(f"{arm} seed {seed}: final test acc {row['final_test_acc']:.4f} "
               f"(max {row['max_test_acc']:.4f}) in {row['seconds']:.0f} s", flush=True)
 

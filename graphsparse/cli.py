@@ -105,6 +105,13 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+
+
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -240,7 +247,112 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--epsilon", type=float, default=0.01,
                      help="extreme-ticket tolerance in metric units (0.01 = 1 percentage point)")
     rep.set_defaults(func=_glt_report)
+
+    meta = sub.add_parser("metaprune", help="metanetwork pruning: zoo, meta-training, comparison")
+    meta_sub = meta.add_subparsers(dest="metaprune_command", required=True)
+    zoo = meta_sub.add_parser("zoo", help="train (or resume) a zoo of small networks")
+    zoo.add_argument("--root", required=True, help="zoo folder (one file per network)")
+    zoo.add_argument("--size", type=int, default=36, help="number of networks (default 36)")
+    zoo.add_argument("--seed", type=int, default=0, help="seed of the zoo's recipes")
+    zoo.add_argument("--no-progress", action="store_true")
+    zoo.set_defaults(func=_metaprune_zoo)
+    mt = meta_sub.add_parser("train", help="meta-train a metanetwork on a zoo (resumable)")
+    mt.add_argument("--zoo", required=True, help="zoo folder written by `metaprune zoo`")
+    mt.add_argument("--out", required=True, help="metanetwork file to write")
+    mt.add_argument("--held-out", type=int, default=12, help="networks kept out of training")
+    mt.add_argument("--split-seed", type=int, default=0)
+    mt.add_argument("--steps", type=int, default=3000)
+    mt.add_argument("--max-minutes", type=float, default=30.0, help="wall-time budget")
+    mt.add_argument("--layers", type=int, default=4)
+    mt.add_argument("--hidden", type=int, default=32)
+    mt.add_argument("--scale", type=float, default=0.1, help="residual output scale")
+    mt.add_argument("--lr", type=float, default=1e-3)
+    mt.add_argument("--reg", type=float, default=3e-3, help="group-sparsity weight")
+    mt.add_argument("--alpha", type=float, default=16.0, help="DepGraph's alpha (>= 1)")
+    mt.add_argument("--batch-size", type=int, default=128)
+    mt.add_argument("--seed", type=int, default=0)
+    mt.add_argument("--no-progress", action="store_true")
+    mt.set_defaults(func=_metaprune_train)
+    pr = meta_sub.add_parser("prune", help="prune held-out networks with and without the "
+                                           "metanetwork, fine-tune, compare (resumable)")
+    pr.add_argument("--zoo", required=True)
+    pr.add_argument("--metanet", required=True, help="file written by `metaprune train`")
+    pr.add_argument("--out", required=True, help="results file (JSON lines)")
+    pr.add_argument("--ratios", type=_floats, default=[0.7, 0.5, 0.3],
+                    help="remaining-parameter ratios in (0, 1]")
+    pr.add_argument("--arms", type=_names, default=["group_norm", "metanet+group_norm",
+                                                    "magnitude", "metanet+magnitude"])
+    pr.add_argument("--finetune-epochs", type=int, default=3)
+    pr.add_argument("--lr", type=float, default=1e-3)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--no-progress", action="store_true")
+    pr.set_defaults(func=_metaprune_prune)
     return parser
+
+
+def _metaprune_zoo(args: argparse.Namespace) -> int:
+    from graphsparse.topology.metanet.zoo import default_specs, make_zoo
+
+    try:
+        zoo = make_zoo(args.root, default_specs(args.size, args.seed), progress=not args.no_progress)
+    except ValueError as e:
+        raise SystemExit(f"graphsparse metaprune zoo: {e}")
+    for member in zoo:
+        print(f"{member.spec.name:34s} test acc {member.test_acc:.4f}")
+    print(f"{len(zoo)} networks in {zoo.root}")
+    return 0
+
+
+def _metaprune_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from graphsparse.topology.metanet import MetaNetwork, save_metanet
+    from graphsparse.topology.metanet.compare import mean_polarisation, tasks_of
+    from graphsparse.topology.metanet.train import meta_train
+    from graphsparse.topology.metanet.zoo import load_zoo
+
+    try:
+        zoo = load_zoo(args.zoo)
+        train_part, held_out = zoo.split(args.held_out, args.split_seed)
+        torch.manual_seed(args.seed)                 # the metanetwork's initial weights
+        metanet = MetaNetwork(num_layers=args.layers, hidden=args.hidden, scale=args.scale)
+        before = mean_polarisation(held_out, None)
+        history = meta_train(metanet, tasks_of(train_part), steps=args.steps, lr=args.lr,
+                             reg=args.reg, alpha=args.alpha, batch_size=args.batch_size,
+                             seed=args.seed, checkpoint=f"{args.out}.train",
+                             max_minutes=args.max_minutes, progress=not args.no_progress)
+        after = mean_polarisation(held_out, metanet)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"graphsparse metaprune train: {e}")
+    meta = {"zoo": str(zoo.root), "held_out": [m.spec.name for m in held_out],
+            "train": [m.spec.name for m in train_part], "split_seed": args.split_seed,
+            "steps_done": len(history), "seed": args.seed,
+            "polarisation_held_out": {"before": before, "after": after}}
+    save_metanet(args.out, metanet, **meta)
+    print(f"meta-trained {len(history)} steps; held-out polarisation (share of hidden groups "
+          f"below 0.1 x their layer's largest norm) {before:.4f} -> {after:.4f}; saved {args.out}")
+    return 0
+
+
+def _metaprune_prune(args: argparse.Namespace) -> int:
+    from graphsparse.topology.metanet import load_metanet
+    from graphsparse.topology.metanet.compare import compare_pruning, summary_table
+    from graphsparse.topology.metanet.zoo import load_zoo
+
+    try:
+        metanet, meta = load_metanet(args.metanet)
+        zoo = load_zoo(args.zoo)
+        names = meta.get("held_out")
+        if not names:
+            raise ValueError(f"{args.metanet} does not list its held-out networks")
+        members = [zoo[name] for name in names]
+        rows = compare_pruning(members, metanet, args.out, ratios=args.ratios, arms=args.arms,
+                               finetune_epochs=args.finetune_epochs, lr=args.lr, seed=args.seed,
+                               progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise SystemExit(f"graphsparse metaprune prune: {e}")
+    print("\n".join(summary_table(rows)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,7 @@ from graphsparse.gnn.methods import DEFAULT_SCOPES, ITERATIVE, METHODS, imp_tick
 from graphsparse.gnn.methods._common import EdgeUnits, check_scope
 from graphsparse.gnn.methods.baselines import _unit_scores
 from graphsparse.gnn.models import MODEL_NAMES, build_model
+from graphsparse.masks.io import append_jsonl, read_jsonl
 from graphsparse.gnn.train import TrainResult, measure_inference, predict, train_model
 
 __all__ = ["CONFIG_FILE", "ConfigMismatchError", "RESULTS_FILE", "TIMING_FIELDS", "read_rows",
@@ -98,36 +99,7 @@ def read_rows(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
         ValueError: a line is not a complete JSON object (e.g. a hand-truncated file); the
             message names the line.
     """
-    path = Path(out_dir) / RESULTS_FILE
-    if not path.exists():
-        return []
-    text = path.read_text()
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise ValueError(f"{str(path)!r} line {number} is not a complete JSON row; remove "
-                             "it (a killed sweep never leaves one: rows are single writes)")
-    if text and not text.endswith("\n"):
-        raise ValueError(f"{str(path)!r} does not end with a newline (its last line is "
-                         "incomplete); remove the partial line before resuming")
-    return rows
-
-
-def _append(path: Path, row: dict[str, Any]) -> None:
-    """Append ``row`` as one JSON line: a single O_APPEND write of the complete line + fsync."""
-    line = (json.dumps(row, sort_keys=True) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        written = os.write(fd, line)
-        if written != len(line):
-            raise OSError(f"short write to {str(path)!r} ({written} of {len(line)} bytes)")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return read_jsonl(Path(out_dir) / RESULTS_FILE)
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -223,7 +195,7 @@ class _Sweep:
                 "seed": seed, "progress": False}
 
     def write(self, row: dict[str, Any]) -> None:
-        _append(self.out_dir / RESULTS_FILE, row)
+        append_jsonl(self.out_dir / RESULTS_FILE, row)
         self.done.add(row_key(row))
         self.bar.update(1)
         if self.on_row is not None:

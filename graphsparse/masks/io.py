@@ -38,6 +38,8 @@ __all__ = [
     "load_masks",
     "save_model",
     "load_model",
+    "append_jsonl",
+    "read_jsonl",
 ]
 
 
@@ -219,3 +221,42 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], 
         return payload["config"], payload["state_dict"], payload["meta"]
     except KeyError as e:
         raise CorruptFileError(f"{str(path)!r}: a model file needs entry {e}") from None
+
+
+def append_jsonl(path: str | os.PathLike, row: dict) -> None:
+    """Append ``row`` to a results file as one JSON line: a single ``O_APPEND`` write of the
+    complete line, then ``fsync`` — an interrupted run never leaves half a row, and several
+    processes may append to one file."""
+    line = (json.dumps(row, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(f"short write to {str(path)!r} ({written} of {len(line)} bytes)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The rows of a file written by :func:`append_jsonl`, in order (``[]`` if it does not exist).
+
+    Raises ``ValueError`` naming the line if a line is not a complete JSON object or the file does
+    not end with a newline (a hand-truncated file)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    text = path.read_text()
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise ValueError(f"{str(path)!r} line {number} is not a complete JSON row; remove "
+                             "it (an interrupted run never leaves one: rows are single writes)")
+    if text and not text.endswith("\n"):
+        raise ValueError(f"{str(path)!r} does not end with a newline (its last line is "
+                         "incomplete); remove the partial line before resuming")
+    return rows

@@ -5,6 +5,13 @@
   differentiable inverse.
 * :class:`MetaNetwork`, :func:`apply_metanet`, :func:`save_metanet`, :func:`load_metanet`
   (``model.py``) — the edge-updating message-passing metanetwork and its safe file format.
+* :func:`make_zoo`, :func:`load_zoo`, :func:`default_specs` (``zoo.py``) — a seeded, cached zoo
+  of small trained MLPs/CNNs on sklearn digits and MNIST-5k.
+* :func:`meta_train`, :func:`group_norms_of_graph`, :func:`polarisation` (``train.py``) —
+  meta-training with the task loss and DepGraph's polarising group regulariser.
+* :func:`prune_structured`, :func:`prune_unstructured`, :func:`fine_tune` (``prune.py``) —
+  group-norm channel removal (torch-pruning) and magnitude masks.
+* :func:`compare_pruning` (``compare.py``) — the resumable with/without-metanetwork comparison.
 """
 
 from graphsparse.topology.metanet.convert import (
@@ -19,7 +26,32 @@ from graphsparse.topology.metanet.convert import (
     graph_to_state_dict,
     to_graph,
 )
+from graphsparse.topology.metanet.compare import ARMS, compare_pruning, summary_table, tasks_of
 from graphsparse.topology.metanet.model import MetaNetwork, apply_metanet, load_metanet, save_metanet
+from graphsparse.topology.metanet.prune import (
+    PruneResult,
+    fine_tune,
+    group_norms,
+    prune_structured,
+    prune_unstructured,
+)
+from graphsparse.topology.metanet.train import (
+    MetaTask,
+    group_norms_of_graph,
+    load_train_state,
+    meta_train,
+    polarisation,
+)
+from graphsparse.topology.metanet.zoo import (
+    Zoo,
+    ZooMember,
+    ZooSpec,
+    build_network,
+    default_specs,
+    load_zoo,
+    make_zoo,
+    zoo_data,
+)
 
 __all__ = [
     "to_graph",
@@ -36,4 +68,26 @@ __all__ = [
     "apply_metanet",
     "save_metanet",
     "load_metanet",
+    "ZooSpec",
+    "ZooMember",
+    "Zoo",
+    "default_specs",
+    "build_network",
+    "zoo_data",
+    "make_zoo",
+    "load_zoo",
+    "MetaTask",
+    "meta_train",
+    "load_train_state",
+    "group_norms_of_graph",
+    "polarisation",
+    "PruneResult",
+    "prune_structured",
+    "prune_unstructured",
+    "fine_tune",
+    "group_norms",
+    "ARMS",
+    "compare_pruning",
+    "summary_table",
+    "tasks_of",
 ]
