@@ -50,19 +50,21 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--max-minutes", type=float, default=30.0,
                         help="meta-training wall-time budget per seed")
-    parser.add_argument("--reg", type=float, default=3e-3)
+    parser.add_argument("--reg", type=float, default=1e-2)
+    parser.add_argument("--out", type=Path, default=OUT, help="results folder")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = config(args)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     zoo = make_zoo(cache_root() / "zoo-default", default_specs(cfg["zoo_size"], 0),
                    progress=not args.no_progress)
-    trained = {r["seed"]: r for r in read_jsonl(OUT / "metatrain.jsonl") if r["config"] == cfg}
+    trained = {r["seed"]: r for r in read_jsonl(out / "metatrain.jsonl") if r["config"] == cfg}
     for seed in (int(s) for s in args.seeds.split(",")):
         train_part, held_out = zoo.split(cfg["held_out"], seed)
-        path = cache_root() / "metaprune" / f"metanet_seed{seed}.pt"
+        path = out / "metanets" / f"metanet_seed{seed}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
         if seed in trained and path.exists():
             metanet, _ = load_metanet(path)
@@ -83,10 +85,10 @@ def main() -> None:
                    "polarisation_before": {t: mean_polarisation(held_out, None, t) for t in (0.1, 0.25)},
                    "polarisation_after": {t: mean_polarisation(held_out, metanet, t) for t in (0.1, 0.25)}}
             save_metanet(path, metanet, seed=seed, held_out=row["held_out"])
-            append_jsonl(OUT / "metatrain.jsonl", row)
+            append_jsonl(out / "metatrain.jsonl", row)
             print(f"seed {seed}: {len(history)} steps, polarisation {row['polarisation_before']} -> "
                   f"{row['polarisation_after']}", flush=True)
-        compare_pruning(held_out, metanet, OUT / "results.jsonl", ratios=cfg["ratios"],
+        compare_pruning(held_out, metanet, out / "results.jsonl", ratios=cfg["ratios"],
                         finetune_epochs=cfg["finetune_epochs"], lr=cfg["finetune_lr"], seed=seed,
                         tag={"seed": seed, "config_steps": cfg["steps"], "config_reg": cfg["reg"]},
                         progress=not args.no_progress)

@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--hidden", type=int, default=32)
     mt.add_argument("--scale", type=float, default=0.1, help="residual output scale")
     mt.add_argument("--lr", type=float, default=1e-3)
-    mt.add_argument("--reg", type=float, default=3e-3, help="group-sparsity weight")
+    mt.add_argument("--reg", type=float, default=1e-2, help="group-sparsity weight")
     mt.add_argument("--alpha", type=float, default=16.0, help="DepGraph's alpha (>= 1)")
     mt.add_argument("--batch-size", type=int, default=128)
     mt.add_argument("--seed", type=int, default=0)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["masks.md", "topology.md", "gnn.md"]
+PAGES = ["masks.md", "topology.md", "gnn.md", "metaprune.md"]
 
 
 def blocks(page: str) -> list[str]:

@@ -61,12 +61,19 @@ add them: GCN, GAT — added self-loops are never masked), ``F_in``/``F_out`` fe
 * ``SAGEConv`` (Hamilton et al. 2017): mean aggregation ``E · F``; ``lin_l``/``lin_r`` are
   counted as Linears.
 * :class:`~graphsparse.gnn.models.LinearFirstGINConv` / ``LinearFirstSAGEConv`` on sparse
-  features apply their first linear map before aggregating: that map (``N · F_in · F_1``,
-  masked ``N · kept(W)``) is counted in the conv's row and the aggregation runs at width
-  ``F_1``.
+  features apply their first linear map before aggregating: that map (counted by the
+  sparse-feature rule below) is in the conv's row and the aggregation runs at width ``F_1``.
 
-Feature sparsity is not counted (``X`` counts as dense, as in UGS); embedding look-ups,
-biases, activations, normalisation, softmax and pooling are not MACs. A link model's
+Sparse node features (a ``torch.sparse_coo``/``sparse_csr``/``sparse_csc`` ``X``, as
+:mod:`graphsparse.gnn.data` delivers bag-of-words features such as Cora's) are counted as the
+sparse-dense product a sparse kernel performs: a linear map ``X Wᵀ`` (``W`` of shape
+``[F_out, F_in]``, the first layer's feature transform: ``GCNConv.lin``, ``GATConv.lin``,
+``SAGEConv.lin_r``, and the first map of the LinearFirst convs) costs one MAC per stored entry
+``X[i, j]`` and kept entry of column ``j`` of ``W``: dense ``nnz(X) · F_out``, masked
+``Σ_j nnz(X[:, j]) · kept(W[:, j])`` (kept: the mask's entries for a masked weight, the
+non-zeros otherwise; stored entries count even if their value is 0, e.g. after input dropout).
+With a dense ``X`` the rows above apply (``N · F_in · F_out``, masked ``N · kept(W)``, as in
+UGS). Embedding look-ups, biases, activations, normalisation, softmax and pooling are not MACs. A link model's
 ``forward`` is its encoder (pair decoding depends on the number of pairs and is not counted).
 
 Kept edges: without further information every edge a conv receives is kept. Pass the edge
@@ -421,7 +428,10 @@ def graph_macs(model: nn.Module, x: Any, edge_index: Tensor, *args: Any,
 
     Args:
         model: a GNN (weight masks attached with :mod:`graphsparse.masks` are counted).
-        x: node features (or None for a featureless :class:`~graphsparse.gnn.models.LinkModel`).
+        x: node features ``[N, F_in]``, dense or sparse (COO, CSR, CSC: the first linear map
+            costs one MAC per stored entry and kept weight entry of its column; see the module
+            documentation), or None for a featureless
+            :class:`~graphsparse.gnn.models.LinkModel`.
         edge_index: the full graph ``[2, E]``.
         *args, **kwargs: further forward arguments (e.g. ``edge_attr``, ``batch``).
         edge_mask: ``[E]`` kept edges (bool, float non-zero, TrainableEdgeMask), or None (all).
@@ -461,18 +471,55 @@ def _edges(conv: nn.Module, inputs: tuple, nodes: int, adds_loops: bool) -> tupl
     return int(not_loop.sum()) + nodes, int((keep & not_loop).sum()) + nodes
 
 
+def _stored_per_column(x: Tensor) -> Tensor:
+    """Stored entries per column of a sparse ``x`` ``[N, F_in]``: int64 ``[F_in]``."""
+    if x.dim() != 2:
+        raise ValueError(f"MAC counting needs sparse node features of shape [N, F_in], got "
+                         f"x of shape {tuple(x.shape)}")
+    if x.layout == torch.sparse_coo:
+        columns = x._indices()[1]
+    elif x.layout == torch.sparse_csr:
+        columns = x.col_indices()
+    elif x.layout == torch.sparse_csc:
+        return x.ccol_indices().diff().cpu()
+    else:
+        raise ValueError(f"MAC counting supports node features x in the strided, sparse_coo, "
+                         f"sparse_csr and sparse_csc layouts, got {x.layout}")
+    return torch.bincount(columns.cpu(), minlength=x.shape[1])
+
+
+def _kept_entries(weight_owner: nn.Module) -> Tensor:
+    """Bool ``[F_out, F_in]``: the weight's attached mask, else its non-zeros (the rule of
+    ``kept`` in :func:`graphsparse.masks.macs`)."""
+    mask = M.masks_of(weight_owner).get("weight")
+    return mask if mask is not None else weight_owner.weight.detach() != 0
+
+
+def _linear_map(x: Tensor, weight_owner: nn.Module, kept) -> tuple[int, int]:
+    """(dense, masked) MACs of ``x Wᵀ`` with ``W = weight_owner.weight`` ``[F_out, F_in]``.
+
+    Dense ``x`` ``[..., F_in]``: ``rows · F_out · F_in`` and ``rows · kept(W)``. Sparse ``x``
+    ``[N, F_in]``: ``nnz(x) · F_out`` and ``Σ_j nnz(x[:, j]) · kept(W[:, j])``.
+    """
+    w = weight_owner.weight
+    if x.layout == torch.strided:
+        rows = 1
+        for size in x.shape[:-1]:
+            rows *= int(size)
+        return rows * w.numel(), rows * kept(weight_owner, "weight")
+    per_column = _stored_per_column(x)
+    kept_per_column = _kept_entries(weight_owner).sum(0).cpu()
+    return int(per_column.sum()) * w.shape[0], int((per_column * kept_per_column).sum())
+
+
 def _first_linear(x: Tensor, weight_owner: nn.Module, kept) -> tuple[int, int, int]:
     """(dense, masked, width) of the first linear map a LinearFirst conv applies itself."""
-    rows = x.shape[0]
-    w = weight_owner.weight
-    return rows * w.numel(), rows * kept(weight_owner, "weight"), w.shape[0]
+    dense, masked = _linear_map(x, weight_owner, kept)
+    return dense, masked, weight_owner.weight.shape[0]
 
 
 def _pyg_linear_macs(module, inputs, output, kept):
-    rows = 1
-    for size in inputs[0].shape[:-1]:
-        rows *= int(size)
-    return rows * module.weight.numel(), rows * kept(module, "weight")
+    return _linear_map(inputs[0], module, kept)
 
 
 def _gcn_macs(conv, inputs, output, kept):

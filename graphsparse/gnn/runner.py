@@ -25,7 +25,7 @@ exactly what the method called with ``k`` rounds reports.
   the fix-mask training. A killed search resumes after its last completed round; lost rows of
   earlier levels are rebuilt from their round copies.
 * IMP: round ``k + 1`` trains the level-``k`` ticket (θ₀, frozen masks), so the per-round records
-  give every level; the edge masks are recomputed from the same seeded nested random selection.
+  give every level; ``imp_ticket``'s ``on_round`` hands over each level's edge mask.
   IMP has no checkpoint: a search with a missing level reruns from round 1 (deterministic), and
   its rows are appended when the search ends. ``search_seconds`` of level ``k < K`` is the
   search's wall time apportioned by epochs (IMP records no per-round time).
@@ -64,12 +64,18 @@ from graphsparse import masks as M
 from graphsparse.gnn.accounting import graph_sparsity as count_graph_sparsity
 from graphsparse.gnn.accounting import mask_graph
 from graphsparse.gnn.data import LoadedDataset, load_dataset
-from graphsparse.gnn.methods import DEFAULT_SCOPES, ITERATIVE, METHODS, imp_ticket, ugs
-from graphsparse.gnn.methods._common import EdgeUnits, check_scope
-from graphsparse.gnn.methods.baselines import _unit_scores
+from graphsparse.gnn.methods import (
+    DEFAULT_SCOPES,
+    ITERATIVE,
+    METHODS,
+    check_scope,
+    imp_ticket,
+    make_teacher,
+    ugs,
+)
 from graphsparse.gnn.models import MODEL_NAMES, build_model
 from graphsparse.masks.io import append_jsonl, read_jsonl
-from graphsparse.gnn.train import TrainResult, measure_inference, predict, train_model
+from graphsparse.gnn.train import TrainResult, measure_inference, train_model
 
 __all__ = ["CONFIG_FILE", "ConfigMismatchError", "RESULTS_FILE", "TIMING_FIELDS", "read_rows",
            "row_key", "run_sweep"]
@@ -177,8 +183,8 @@ class _Sweep:
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.on_row, self.bar = on_row, bar
         self.done = {row_key(r) for r in read_rows(out_dir)}
-        self.units = EdgeUnits(dataset)
-        self._dense: dict[int, tuple[TrainResult, Tensor]] = {}
+        self.graph = mask_graph(dataset)
+        self._dense: dict[int, tuple[TrainResult, Any]] = {}
 
     # -- helpers --------------------------------------------------------------------------
     def model(self, seed: int) -> nn.Module:
@@ -213,7 +219,7 @@ class _Sweep:
                    weights_kept: int, weights_total: int, scope: str, metric: str,
                    val: float, test: float, best_epoch: int, search_epochs: int,
                    search_seconds: float, template: nn.Module) -> dict[str, Any]:
-        counts = count_graph_sparsity(self.units.graph, edge_mask)
+        counts = count_graph_sparsity(self.graph, edge_mask)
         inference = measure_inference(template, self.dataset, edge_mask=edge_mask, repeats=3)
         return {**base, "graph_sparsity": counts.sparsity, "edges_kept": counts.kept,
                 "edges_total": counts.total,
@@ -235,13 +241,15 @@ class _Sweep:
                                search_seconds=result.search_seconds + extra_seconds,
                                template=template)
 
-    def dense(self, seed: int) -> tuple[TrainResult, Tensor]:
-        """The seed's dense run and its logits of every node (cached; TEDDY's teacher)."""
+    def dense(self, seed: int) -> tuple[TrainResult, Any]:
+        """The seed's dense run and TEDDY's teacher from it (cached; node tasks: logits of every
+        node, link tasks: a LinkTeacher, graph tasks: None)."""
         if seed not in self._dense:
             model = self.model(seed)
             result = train_model(model, self.dataset, desc="dense", **self.train_kwargs(seed))
-            logits = predict(model, self.dataset) if self.dataset.task == "node" else None
-            self._dense[seed] = (result, logits)
+            teacher = make_teacher(model, self.dataset) \
+                if self.dataset.task in ("node", "link") else None
+            self._dense[seed] = (result, teacher)
         return self._dense[seed]
 
     # -- runs -----------------------------------------------------------------------------
@@ -356,18 +364,18 @@ class _Sweep:
         last = missing[-1]
         template = self.model(seed)
         scope = self.scope("imp")
+        edge_masks: dict[int, Tensor] = {}
+
+        def keep_edges(k: int, edge_mask: Tensor, weight_masks: dict[str, Tensor]) -> None:
+            edge_masks[k] = edge_mask
+
         result = imp_ticket(template, self.dataset, graph_targets=graph_targets[:last],
                             weight_targets=weight_targets[:last], weight_scope=scope,
-                            **self.train_kwargs(seed))
+                            on_round=keep_edges, **self.train_kwargs(seed))
         total = sum(t.numel() for t in M.named_tensors(template, scope).values())
-        scores = _unit_scores(self.units, "random", seed)
-        keep = self.units.all_kept()
         rounds = result.rounds
         per_second = result.search_seconds / max(1, result.search_epochs)
-        for k in range(1, last + 1):
-            keep = self.units.select(scores, graph_targets[k - 1], within=keep)
-            if k not in missing:
-                continue
+        for k in missing:
             if k == last:
                 metric, val, test, best = (result.train.metric, result.train.val,
                                            result.train.test, result.train.best_epoch)
@@ -377,7 +385,7 @@ class _Sweep:
                 metric, val, test, best = result.train.metric, nxt["val"], nxt["test"], \
                     nxt["best_epoch"]
                 epochs = sum(r["epochs"] for r in rounds[:k + 1])
-            self.write(self.finish_row(bases[k], edge_mask=self.units.expand(keep),
+            self.write(self.finish_row(bases[k], edge_mask=edge_masks[k],
                                        weights_kept=rounds[k - 1]["weights_kept"],
                                        weights_total=total, scope=scope, metric=metric,
                                        val=val, test=test, best_epoch=best,

@@ -202,6 +202,27 @@ def test_macs_gin_by_hand_dense_and_sparse_features():
     assert (r.dense, r.masked) == (36 + 21 + 21 + 18, 36 + 15 + 15 + 18)
 
 
+# stored entries: (0, 0), (0, 3), (1, 2): per column 1, 0, 1, 1
+SPARSE_X = torch.tensor([[1.0, 0, 0, 2], [0, 0, 3, 0], [0, 0, 0, 0]])
+
+
+def test_macs_gcn_sparse_features_by_hand():
+    model = build_model("gcn", 4, 2, hidden=3)
+    # X·W1 on 3 stored entries: nnz·F_out = 3·3, then as with dense features: 21 + 18 + 14
+    r = graph_macs(model, SPARSE_X.to_sparse_csr(), PATH, edge_mask=HALF)
+    assert (r.dense, r.masked) == (9 + 21 + 18 + 14, 9 + 15 + 18 + 10)
+    # W1 keeps columns 0 and 2 (3 entries each): Σ_j nnz(X[:, j])·kept(W[:, j]) = 1·3 + 1·3
+    M.attach(model, {"convs.0.lin.weight": torch.arange(12).view(3, 4) % 2 == 0})
+    r = graph_macs(model, SPARSE_X.to_sparse_csr(), PATH, edge_mask=HALF)
+    assert (r.dense, r.masked) == (62, 6 + 15 + 18 + 10)
+    for layout in (SPARSE_X.to_sparse(), SPARSE_X.to_sparse_csc()):  # COO, CSC: same counts
+        with counting_edge_mask(HALF):
+            assert (M.macs(model, layout, PATH).dense, M.macs(model, layout, PATH).masked) \
+                == (62, 49)
+    # the same values as a dense matrix keep the dense count: 3·4·3, masked 3·6
+    assert graph_macs(model, SPARSE_X, PATH, edge_mask=HALF).masked == 18 + 15 + 18 + 10
+
+
 def test_macs_gat_and_sage_by_hand():
     gat = build_model("gat", 4, 2, hidden=4, heads=2)
     # layer 1: lin 3·4·4; scores 2·N·H·C = 2·3·2·2; edges (4+3)·H·(C+1) = 7·2·3

@@ -8,20 +8,28 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch_geometric.data import Data
 
 from graphsparse import masks as M
 from graphsparse.gnn.data import load_dataset
+from graphsparse.gnn.edge_masks import tie_directions
 from graphsparse.gnn.methods import (
     METHODS,
     Distillation,
     L0Projection,
+    LinkTeacher,
     UGSPenalty,
+    binary_kl,
     get_method,
     imp_ticket,
     random_ticket,
+    make_teacher,
     structural_ticket,
     teddy,
     ugs,
@@ -29,7 +37,7 @@ from graphsparse.gnn.methods import (
 from graphsparse.gnn.methods._common import EdgeUnits, initial_state, rewind
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.scores import teddy_score
-from graphsparse.gnn.train import StepContext, TrainHooks, train_model
+from graphsparse.gnn.train import StepContext, TrainHooks, predict, train_model
 from graphsparse.masks import geometric_sparsity, kept_count
 
 P = 0.2
@@ -281,9 +289,99 @@ def test_teddy_distillation_term_and_task_check(sbm):
     p = teacher.softmax(-1)
     manual = 0.7 * (p * (p.log() - student.log_softmax(-1))).sum() / 5
     assert float(hook.extra_loss(ctx)) == pytest.approx(float(manual), rel=1e-5)
-    link_like = dataclasses.replace(sbm, task="link")
-    with pytest.raises(ValueError, match="node classification"):
-        teddy(_gcn(sbm), link_like, graph_targets=[0.1], weight_targets=[0.1], **FAST)
+    graph_like = dataclasses.replace(sbm, task="graph")
+    with pytest.raises(ValueError, match="node classification and link prediction"):
+        teddy(_gcn(sbm), graph_like, graph_targets=[0.1], weight_targets=[0.1], **FAST)
+    with pytest.raises(ValueError, match="for node tasks but the step's task is 'link'"):
+        hook.extra_loss(dataclasses.replace(ctx, task="link"))
+
+
+def _bernoulli_kl(t, s):
+    p, q = 1 / (1 + math.exp(-t)), 1 / (1 + math.exp(-s))
+    return p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+
+
+def test_binary_kl_by_hand_and_zero_at_the_teacher():
+    t = torch.tensor([0.0, 1.5, -3.0], dtype=torch.float64)
+    s = torch.tensor([2.0, -0.5, 1.0], dtype=torch.float64)
+    # e.g. t = 0, s = 2: 0.5·log(0.5/σ(2)) + 0.5·log(0.5/σ(-2)) = 0.43378
+    expected = [_bernoulli_kl(a, b) for a, b in zip(t.tolist(), s.tolist())]
+    assert binary_kl(t, s).tolist() == pytest.approx(expected, rel=1e-12)
+    assert expected[0] == pytest.approx(0.433781, abs=1e-6)
+    assert torch.equal(binary_kl(t, t), torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="one shape"):
+        binary_kl(t, s[:2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-40, 40), st.floats(-40, 40)), min_size=1, max_size=8))
+def test_binary_kl_is_non_negative(pairs):
+    t, s = torch.tensor(pairs, dtype=torch.float32).t()
+    kl = binary_kl(t, s)
+    assert bool((kl >= 0).all()) and bool(torch.isfinite(kl).all())
+    assert not binary_kl(s, s).any()
+
+
+def _link_dataset(sbm):
+    """The SBM graph's undirected edges split 80/10/10 into message edges and held-out pairs."""
+    g = torch.Generator().manual_seed(0)
+    tied = tie_directions(sbm.data.edge_index)
+    pairs = tied.pairs[:, torch.randperm(tied.num_pairs, generator=g)].t()
+    n_held = pairs.size(0) // 10
+    train, val, test = pairs[2 * n_held:], pairs[:n_held], pairs[n_held:2 * n_held]
+    negatives = torch.randint(0, sbm.data.num_nodes, (4 * n_held, 2), generator=g)
+    split = {"train": {"edge": train},
+             "valid": {"edge": val, "edge_neg": negatives[:2 * n_held]},
+             "test": {"edge": test, "edge_neg": negatives[2 * n_held:]}}
+    data = Data(x=sbm.data.x, edge_index=torch.cat([train.t(), train.t().flip(0)], 1),
+                num_nodes=sbm.data.num_nodes)
+    return dataclasses.replace(sbm, name="sbm-link", task="link", target="link", data=data,
+                               split=split, metric="hits@20", evaluator="ogbl-ddi",
+                               num_classes=1)
+
+
+def _link_gcn(ds, decoder="mlp"):
+    torch.manual_seed(0)
+    return build_model("gcn", ds.num_features, 1, task="link", hidden=16, decoder=decoder)
+
+
+def test_link_distillation_term_is_the_mean_binary_kl(sbm):
+    ds = _link_dataset(sbm)
+    dense = _link_gcn(ds)
+    teacher = make_teacher(dense, ds)
+    assert isinstance(teacher, LinkTeacher)
+    pairs = torch.tensor([[0, 5, 9, 2], [1, 7, 3, 8]])
+    student = torch.tensor([0.3, -1.0, 2.0, 0.0], requires_grad=True)
+    ctx = StepContext(None, "link", 1, 0, student, None, torch.zeros(()), {"pairs": pairs}, None)
+    term = Distillation(teacher, lamb=0.7).extra_loss(ctx)
+    t = dense.eval().decode(predict(dense, ds), pairs).detach()
+    expected = 0.7 * binary_kl(t, student.detach()).mean()
+    assert float(term.detach()) == pytest.approx(float(expected), rel=1e-5)
+    term.backward()
+    assert student.grad is not None and bool(student.grad.any())
+    with pytest.raises(ValueError, match="node logits .* or a LinkTeacher"):
+        Distillation(torch.zeros(4))
+
+
+def test_teddy_link_prediction_hits_the_counts(sbm):
+    ds = _link_dataset(sbm)
+    units = EdgeUnits(ds)
+    model = _link_gcn(ds)
+    total = sum(t.numel() for t in M.named_tensors(model, "all").values())
+    s_g, s_w = geometric_sparsity(0.05, 3), geometric_sparsity(0.1, 3)
+    kw = {**FAST, "epochs": 2}
+    result = teddy(model, ds, graph_targets=[s_g], weight_targets=[s_w], **kw)
+    assert result.graph_sparsity["kept"] == kept_count(units.count, s_g)
+    assert result.weight_sparsity["kept"] == kept_count(total, s_w)
+    assert result.weight_sparsity["numel"] == total
+    assert [s["stage"] for s in result.rounds] == ["dense", "sparse"]
+    assert result.search_epochs == 4 and result.train.metric == "hits@20"
+    assert units.tied.is_symmetric(result.edge_mask)
+    for name, mask in result.weight_masks.items():
+        assert not torch.any(result.trained_state[name][~mask])
+    with pytest.raises(ValueError, match="node-task teacher but the dataset's task is 'link'"):
+        teddy(model, ds, graph_targets=[s_g], weight_targets=[s_w],
+              teacher=torch.zeros(ds.data.num_nodes, 2), **kw)
 
 
 @pytest.mark.parametrize("method", ["random", "jaccard", "adamic_adar", "magnitude"])
@@ -318,11 +416,17 @@ def test_imp_rounds_hit_the_geometric_counts(sbm):
     model = _gcn(sbm)
     units = EdgeUnits(sbm)
     n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    levels = {}
     result = imp_ticket(model, sbm, graph_targets=_grid(3, 0.05), weight_targets=_grid(3),
+                        on_round=lambda k, edges, weights: levels.update({k: (edges, weights)}),
                         **FAST)
     for r in result.rounds:
         assert r["edges_kept"] == kept_count(units.count, geometric_sparsity(0.05, r["round"]))
         assert r["weights_kept"] == kept_count(n_weights, geometric_sparsity(P, r["round"]))
+        edges, weights = levels[r["round"]]  # the hook hands over the level's masks
+        assert units.kept_count(units.tied.reduce(edges)) == r["edges_kept"]
+        assert sum(int(m.sum()) for m in weights.values()) == r["weights_kept"]
+    assert torch.equal(levels[3][0], result.edge_mask)
     assert result.search_epochs == 4 * FAST["epochs"]
 
 

@@ -28,14 +28,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from graphsparse.gnn.methods._common import SearchResult
+from graphsparse.gnn.methods._common import SearchResult, check_scope
 from graphsparse.gnn.methods.baselines import (
     imp_ticket,
     magnitude_ticket,
     random_ticket,
     structural_ticket,
 )
-from graphsparse.gnn.methods.teddy import Distillation, L0Projection, teacher_logits, teddy
+from graphsparse.gnn.methods.teddy import (
+    Distillation,
+    L0Projection,
+    LinkTeacher,
+    binary_kl,
+    make_teacher,
+    teacher_logits,
+    teddy,
+)
 from graphsparse.gnn.methods.ugs import UGSPenalty, UGSRound, reset_mask_values, ugs
 
 __all__ = [
@@ -44,12 +52,16 @@ __all__ = [
     "METHODS",
     "Distillation",
     "L0Projection",
+    "LinkTeacher",
     "SearchResult",
     "UGSPenalty",
     "UGSRound",
+    "binary_kl",
+    "check_scope",
     "get_method",
     "imp_ticket",
     "magnitude_ticket",
+    "make_teacher",
     "random_ticket",
     "reset_mask_values",
     "structural_ticket",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -150,13 +151,20 @@ def magnitude_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_ta
 def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                weight_scope: str = "linear", edge_score: str = "random", epochs: int = 200,
                lr: float = 0.01, weight_decay: float = 5e-4, seed: int = 0,
-               progress: bool = False) -> SearchResult:
+               progress: bool = False,
+               on_round: Callable[[int, Tensor, dict[str, Tensor]], None] | None = None
+               ) -> SearchResult:
     """Iterative magnitude pruning with rewinding to θ₀, one round per target entry.
 
     Round ``k`` trains the current ticket (frozen masks, kept edges removed), then keeps the
     largest ``|w|`` among the kept weights at ``weight_targets[k]`` (global, ``within`` the
     previous masks) and the top ``edge_score`` units at ``graph_targets[k]`` (within the
     previous units); the final ticket is trained once more from θ₀ and reported.
+
+    ``on_round(k, edge_mask, weight_masks)``, if given, is called after round ``k``'s pruning
+    (1-based) with the level-``k`` ticket's masks: ``edge_mask`` ``BoolTensor [E]`` over the
+    mask graph's directed edge ids, ``weight_masks`` ``{name: BoolTensor}`` over the scope.
+    Round ``k + 1`` (or the final run) trains that ticket from θ₀; its record is ``rounds[k]``.
     """
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
@@ -184,6 +192,8 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                        "weights_kept": int(sum(int(m.sum()) for m in weight_masks.values())),
                        "val": result.val, "test": result.test,
                        "best_epoch": result.best_epoch, "epochs": result.epochs})
+        if on_round is not None:
+            on_round(k, units.expand(edge_keep), {n: m.clone() for n, m in weight_masks.items()})
     final, result = train_ticket(model, dataset, theta0, units.expand(edge_keep), weight_masks,
                                  epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
                                  progress=progress, desc="IMP ticket")

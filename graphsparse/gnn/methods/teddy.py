@@ -4,18 +4,25 @@ sparsity by projected gradient descent on the L0 ball.
 
 Pipeline (the authors' ``main_teddy.py`` / ``pruning.py``):
 
-1. **Dense pre-training.** Train the dense model on the full graph from θ₀; its logits of all
-   nodes at the best-validation epoch are the teacher (pass ``teacher_logits`` to reuse them
-   across levels).
+1. **Dense pre-training.** Train the dense model on the full graph from θ₀; at its
+   best-validation epoch it is the teacher (:func:`make_teacher`): node tasks, its logits of all
+   nodes; link tasks, a :class:`LinkTeacher` (its node embeddings and pair decoder). Pass
+   ``teacher`` to reuse it across levels.
 2. **Edge trimming, one shot.** Score every undirected pair with
    :func:`~graphsparse.gnn.scores.teddy_score` (the paper's degree-based score, Eq. 5) and keep
    the ``kept_count(U, s_g)`` highest-scoring non-loop pairs; self-loops are never pruned. The
    score is fixed, so masks at increasing targets are nested, as the reference code forces.
    Pruned edges are physically removed (mode ``"remove"``).
 3. **Sparse training with distillation** from θ₀ (TEDDY retrains each level from scratch with
-   the same seed): ``L = CE(train nodes) + λ·KL(softmax(z_teacher) ‖ softmax(z))``, the KL summed
-   over **all** ``N`` nodes and divided by ``N`` (:class:`Distillation`, the reference
-   ``F.kl_div(log_softmax(out), softmax(teacher), size_average=False) / N``).
+   the same seed): ``L = L_task + λ·L_dist`` (:class:`Distillation`). Node tasks, as the
+   reference: ``L_dist = KL(softmax(z_teacher) ‖ softmax(z))`` summed over **all** ``N`` nodes
+   and divided by ``N`` (``F.kl_div(log_softmax(out), softmax(teacher), size_average=False) /
+   N``). Link tasks (an extension: the paper and its code distil node classifiers only): the
+   outputs are per-pair logits of a binary decision, so ``L_dist`` is the binary KL
+   :func:`binary_kl` ``KL(Bernoulli(σ(t)) ‖ Bernoulli(σ(s)))`` averaged over the step's scored
+   pairs (positives and sampled negatives), teacher logit ``t``, student logit ``s`` — the node
+   KL on the two-class distribution ``(1 − σ, σ)``, with the same λ, mean over outputs and
+   temperature 1.
 4. **Projected gradient descent onto the L0 ball** (:class:`L0Projection`): after **every**
    optimiser step the globally smallest-magnitude entries of the weight scope are zeroed so
    that exactly ``kept_count(P, s_θ)`` entries remain (the reference uses ``ceil(P·s_θ)``
@@ -24,8 +31,13 @@ Pipeline (the authors' ``main_teddy.py`` / ``pruning.py``):
    weight masks are the support selected at the best-validation epoch.
 
 Scope: TEDDY counts every parameter (``weight_scope="all"``, default), biases and attention
-vectors included. Tasks: node classification only — the distillation target is the teacher's
-node logits; link and graph tasks raise ``ValueError``.
+vectors included. Tasks: node classification and link prediction; graph tasks raise
+``ValueError``.
+
+The distillation loss is TEDDY's (Seo et al., ICLR 2024, arXiv 2402.01261: ``L_task +
+λ·KL(teacher ‖ student)``, λ = ``--lamb``, default 0.1), taken from the reference
+``main_teddy.py`` (notes: ``shared/notes/glt.md`` §2.1 step 4); the paper's equation number was
+not checked against the PDF.
 """
 
 from __future__ import annotations
@@ -53,36 +65,119 @@ from graphsparse.gnn.methods._common import (
 from graphsparse.gnn.scores import teddy_score
 from graphsparse.gnn.train import StepContext, TrainHooks, predict, train_model
 
-__all__ = ["Distillation", "L0Projection", "teddy", "teacher_logits"]
+__all__ = ["Distillation", "L0Projection", "LinkTeacher", "binary_kl", "make_teacher", "teddy",
+           "teacher_logits"]
+
+_TASKS = ("node", "link")
+
+
+def binary_kl(teacher: Tensor, student: Tensor) -> Tensor:
+    """``KL(Bernoulli(σ(t)) ‖ Bernoulli(σ(s)))`` per entry, in nats, from logits.
+
+    With ``p = σ(t)``: ``p·(log σ(t) − log σ(s)) + (1 − p)·(log σ(−t) − log σ(−s))``, computed
+    with ``logsigmoid`` (stable for large ``|logit|``) and clamped at 0 against rounding. It is
+    the softmax KL of TEDDY's node distillation on the two-class logits ``(0, t)`` and ``(0, s)``.
+
+    Args:
+        teacher: teacher logits ``t``, any shape.
+        student: student logits ``s``, the same shape (gradients flow to it).
+
+    Returns:
+        ``[...]`` the divergence of each entry (>= 0, 0 where ``s == t``).
+
+    Example:
+        >>> t = torch.tensor([0.0, 2.0])
+        >>> binary_kl(t, t).tolist()
+        [0.0, 0.0]
+        >>> round(float(binary_kl(torch.tensor(0.0), torch.tensor(2.0))), 4)
+        0.4338
+    """
+    if not isinstance(teacher, Tensor) or not isinstance(student, Tensor) \
+            or teacher.shape != student.shape:
+        raise ValueError(f"teacher and student must be logit tensors of one shape, got "
+                         f"{tuple(getattr(teacher, 'shape', ()))} and "
+                         f"{tuple(getattr(student, 'shape', ()))}")
+    p = torch.sigmoid(teacher)
+    kl = p * (F.logsigmoid(teacher) - F.logsigmoid(student)) \
+        + (1 - p) * (F.logsigmoid(-teacher) - F.logsigmoid(-student))
+    return kl.clamp_min(0.0)
+
+
+class LinkTeacher:
+    """A trained dense link model as TEDDY's teacher: its node embeddings (eval mode, full
+    graph) and its pair decoder, frozen.
+
+    Args:
+        model: the trained link model (``decode(h, pairs)``); copied, eval mode, no gradients.
+        embeddings: ``[N, D]`` its node embeddings (:func:`~graphsparse.gnn.train.predict`).
+    """
+
+    def __init__(self, model: nn.Module, embeddings: Tensor) -> None:
+        if not callable(getattr(model, "decode", None)):
+            raise ValueError("model must be a link model with decode(h, pairs) (build it with "
+                             "build_model(..., task='link'))")
+        if not isinstance(embeddings, Tensor) or embeddings.dim() != 2:
+            raise ValueError("embeddings must be a [N, D] tensor of node embeddings")
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.embeddings = embeddings.detach()
+
+    @torch.no_grad()
+    def logits(self, pairs: Tensor) -> Tensor:
+        """Teacher logits ``[P]`` of node pairs ``pairs`` ``[2, P]`` (on ``pairs``' device)."""
+        self.model.to(pairs.device)
+        self.embeddings = self.embeddings.to(pairs.device)
+        return self.model.decode(self.embeddings, pairs)
 
 
 class Distillation(TrainHooks):
-    """TEDDY's distillation term ``λ·KL(softmax(z_T) ‖ softmax(z_S))``, summed over all ``N``
-    nodes and divided by ``N`` (node tasks).
+    """TEDDY's distillation term ``λ·L_dist`` (see the module documentation).
+
+    Node tasks: ``KL(softmax(z_T) ‖ softmax(z_S))`` summed over all ``N`` nodes, divided by
+    ``N``. Link tasks: :func:`binary_kl` of the teacher's and the student's logits of the step's
+    scored pairs ``ctx.inputs["pairs"]`` (``[2, P]``), averaged over the ``P`` pairs.
 
     Args:
-        teacher: teacher logits ``[N, C]`` of every node (e.g. :func:`teacher_logits`).
+        teacher: node tasks: teacher logits ``[N, C]`` of every node; link tasks: a
+            :class:`LinkTeacher` (both from :func:`make_teacher`).
         lamb: λ >= 0 (TEDDY default 0.1).
+
+    Attributes:
+        task: ``"node"`` or ``"link"``, from the teacher's type.
     """
 
-    def __init__(self, teacher: Tensor, lamb: float = 0.1) -> None:
-        if not isinstance(teacher, Tensor) or teacher.dim() != 2:
-            raise ValueError("teacher must be a [N, C] tensor of logits")
+    def __init__(self, teacher: Tensor | LinkTeacher, lamb: float = 0.1) -> None:
+        if isinstance(teacher, LinkTeacher):
+            self.task, self.teacher = "link", teacher
+        elif isinstance(teacher, Tensor) and teacher.dim() == 2:
+            self.task = "node"
+            self.target = F.softmax(teacher.detach().float(), dim=-1)
+        else:
+            raise ValueError("teacher must be a [N, C] tensor of node logits (node tasks) or a "
+                             f"LinkTeacher (link tasks), got {type(teacher).__name__}")
         if isinstance(lamb, bool) or not isinstance(lamb, (int, float)) or lamb < 0:
             raise ValueError(f"lamb must be a number >= 0, got {lamb!r}")
-        self.target = F.softmax(teacher.detach().float(), dim=-1)
         self.lamb = float(lamb)
 
     def extra_loss(self, ctx: StepContext) -> Tensor:
-        if ctx.task != "node":
-            raise ValueError(f"TEDDY's distillation is implemented for node tasks, got task "
-                             f"{ctx.task!r}")
+        if ctx.task != self.task:
+            raise ValueError(f"the distillation teacher is for {self.task} tasks but the step's "
+                             f"task is {ctx.task!r}")
+        dist = self._node(ctx) if self.task == "node" else self._link(ctx)
+        return self.lamb * dist
+
+    def _node(self, ctx: StepContext) -> Tensor:
+        """Σ over nodes of the softmax KL, divided by ``N``."""
         if tuple(ctx.out.shape) != tuple(self.target.shape):
             raise ValueError(f"teacher logits have shape {tuple(self.target.shape)} but the "
                              f"student's are {tuple(ctx.out.shape)}")
         target = self.target.to(ctx.out.device)
         kl = F.kl_div(F.log_softmax(ctx.out, dim=-1), target, reduction="sum")
-        return self.lamb * kl / ctx.out.size(0)
+        return kl / ctx.out.size(0)
+
+    def _link(self, ctx: StepContext) -> Tensor:
+        """Mean over the step's scored pairs of the binary KL."""
+        teacher = self.teacher.logits(ctx.inputs["pairs"]).to(ctx.out.dtype)
+        return binary_kl(teacher, ctx.out).mean()
 
 
 class L0Projection(TrainHooks):
@@ -122,37 +217,54 @@ class L0Projection(TrainHooks):
             self.project(ctx.model)
 
 
+def _check_task(dataset: Any) -> None:
+    if getattr(dataset, "task", None) not in _TASKS:
+        raise ValueError(f"TEDDY is implemented for node classification and link prediction "
+                         f"(distillation on the teacher's outputs); got dataset task "
+                         f"{getattr(dataset, 'task', None)!r}")
+
+
+def make_teacher(trained: nn.Module, dataset: Any) -> Tensor | LinkTeacher:
+    """The distillation teacher of a trained dense model: node tasks, its logits ``[N, C]`` of
+    every node; link tasks, a :class:`LinkTeacher` (embeddings ``[N, D]`` + decoder)."""
+    _check_task(dataset)
+    outputs = predict(trained, dataset)
+    return outputs if dataset.task == "node" else LinkTeacher(trained, outputs)
+
+
 def teacher_logits(model: nn.Module, dataset: Any, *, epochs: int, lr: float,
-                   weight_decay: float, seed: int, progress: bool = False) -> tuple[Tensor, Any]:
-    """TEDDY step 1: train a copy of ``model`` densely; return its logits ``[N, C]`` at the
-    best-validation epoch and the :class:`~graphsparse.gnn.train.TrainResult`."""
-    if dataset.task != "node":
-        raise ValueError(f"TEDDY is implemented for node classification (distillation on the "
-                         f"teacher's node logits); got task {dataset.task!r}")
+                   weight_decay: float, seed: int,
+                   progress: bool = False) -> tuple[Tensor | LinkTeacher, Any]:
+    """TEDDY step 1: train a copy of ``model`` densely; return its teacher at the
+    best-validation epoch (:func:`make_teacher`) and the
+    :class:`~graphsparse.gnn.train.TrainResult`."""
+    _check_task(dataset)
     dense = copy.deepcopy(model)
     result = train_model(dense, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
                          seed=seed, progress=progress, desc="TEDDY dense")
-    return predict(dense, dataset), result
+    return make_teacher(dense, dataset), result
 
 
 def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
           weight_targets: list[float], weight_scope: str = "all", epochs: int = 200,
           lr: float = 0.01, weight_decay: float = 5e-4, lamb: float = 0.1, seed: int = 0,
-          teacher: Tensor | None = None, progress: bool = False,
+          teacher: Tensor | LinkTeacher | None = None, progress: bool = False,
           hooks: tuple[TrainHooks, ...] = ()) -> SearchResult:
     """Find a ticket with TEDDY (see the module documentation). One-shot: only the last entry
     of ``graph_targets``/``weight_targets`` is used.
 
     Args:
-        model: an unmasked node-classification model (not modified).
-        dataset: a LoadedDataset with ``task == "node"`` and an undirected graph.
+        model: an unmasked node-classification or link-prediction model (not modified).
+        dataset: a LoadedDataset with ``task`` ``"node"`` or ``"link"`` and an undirected
+            (message-passing) graph.
         graph_targets, weight_targets: sparsity schedules; the last entries are the targets.
         weight_scope: ``"all"`` (TEDDY's count, default) or ``"linear"``.
         epochs: epochs of the dense pre-training and of the sparse training (TEDDY: 200).
         lr, weight_decay: Adam (TEDDY: 0.01 / 5e-4).
         lamb: distillation weight λ (TEDDY default 0.1).
         seed: seeds both training runs.
-        teacher: precomputed teacher logits ``[N, C]`` (skips the dense pre-training).
+        teacher: a precomputed teacher (:func:`make_teacher`: logits ``[N, C]`` for node
+            tasks, a :class:`LinkTeacher` for link tasks; skips the dense pre-training).
         hooks: extra :class:`TrainHooks` run after the projection (e.g. to inspect steps).
 
     Returns:
@@ -162,9 +274,7 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
     scope = check_scope(weight_scope)
-    if dataset.task != "node":
-        raise ValueError(f"TEDDY is implemented for node classification (distillation on the "
-                         f"teacher's node logits); got task {dataset.task!r}")
+    _check_task(dataset)
     units = EdgeUnits(dataset)
     if units.graph.directed:
         raise ValueError("TEDDY's degree score needs an undirected graph (both directions of "
@@ -180,6 +290,10 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
         epochs_run += dense.epochs
         stages.append({"stage": "dense", "val": dense.val, "test": dense.test,
                        "best_epoch": dense.best_epoch, "epochs": dense.epochs})
+    distillation = Distillation(teacher, lamb)
+    if distillation.task != dataset.task:
+        raise ValueError(f"teacher is a {distillation.task}-task teacher but the dataset's task "
+                         f"is {dataset.task!r}")
     s_g, s_w = graph_targets[-1], weight_targets[-1]
     scores = teddy_score(units.graph.edge_index, units.graph.num_nodes)
     edge_keep = units.select(scores, s_g)
@@ -188,7 +302,7 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
     projection = L0Projection(student, s_w, scope)
     result = train_model(student, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
                          edge_mask=units.expand(edge_keep), mode="remove",
-                         hooks=(Distillation(teacher, lamb), projection, *hooks), seed=seed,
+                         hooks=(distillation, projection, *hooks), seed=seed,
                          progress=progress, desc="TEDDY sparse")
     epochs_run += result.epochs
     names = scope_names(student, scope)
