@@ -74,7 +74,7 @@ from graphsparse.gnn.methods import (
     ugs,
 )
 from graphsparse.gnn.models import MODEL_NAMES, build_model
-from graphsparse.masks.io import append_jsonl, read_jsonl
+from graphsparse.masks.io import append_jsonl, atomic_write, read_jsonl
 from graphsparse.gnn.train import TrainResult, measure_inference, train_model
 
 __all__ = ["CONFIG_FILE", "ConfigMismatchError", "RESULTS_FILE", "TIMING_FIELDS", "read_rows",
@@ -108,12 +108,6 @@ def read_rows(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return read_jsonl(Path(out_dir) / RESULTS_FILE)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
     """Write ``config.json`` (first run) or refuse a different one (nothing is written)."""
     path = out_dir / CONFIG_FILE
@@ -133,7 +127,8 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
                                       "directory or the same settings")
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, json.dumps(normalised, indent=2, sort_keys=True) + "\n")
+    atomic_write(path, lambda f: f.write(json.dumps(normalised, indent=2, sort_keys=True) + "\n"),
+                 binary=False)
 
 
 def _ints(name: str, values: Any, low: int) -> list[int]:
@@ -338,7 +333,8 @@ class _Sweep:
         def on_round(record: Any) -> None:
             nonlocal nested
             seconds = base_seconds + time.perf_counter() - started - nested
-            _write_atomic(copy_path(record.round, "json"), json.dumps({"seconds": seconds}))
+            atomic_write(copy_path(record.round, "json"),
+                         lambda f: f.write(json.dumps({"seconds": seconds})), binary=False)
             self._copy(main, copy_path(record.round))
             if record.round in missing and record.round != last:
                 nested += level_row(record.round)

@@ -38,6 +38,7 @@ __all__ = [
     "load_masks",
     "save_model",
     "load_model",
+    "atomic_write",
     "append_jsonl",
     "read_jsonl",
 ]
@@ -108,18 +109,7 @@ def save_file(path: str | os.PathLike, kind: str, payload: Mapping, version: int
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"folder {str(folder)!r} for path does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(record, f))
 
 
 def load_file(path: str | os.PathLike, kind: str | None = None) -> tuple[dict, int]:
@@ -221,6 +211,26 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], 
         return payload["config"], payload["state_dict"], payload["meta"]
     except KeyError as e:
         raise CorruptFileError(f"{str(path)!r}: a model file needs entry {e}") from None
+
+
+def atomic_write(path: str | os.PathLike, write, *, binary: bool = True) -> Path:
+    """Write ``path`` so that it is never half-written: ``write(f)`` fills a temporary file in
+    the same folder, which is flushed, fsynced and renamed over ``path`` (the temporary file is
+    removed if anything fails). ``binary``: open the temporary file in ``"wb"`` or ``"w"`` mode."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def append_jsonl(path: str | os.PathLike, row: dict) -> None:

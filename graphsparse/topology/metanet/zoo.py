@@ -28,7 +28,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -38,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from graphsparse.masks.io import CorruptFileError, load_model, save_model
+from graphsparse.masks.io import CorruptFileError, atomic_write, load_model, save_model
 from graphsparse.topology.models import Dataset, load_embedded, train
 
 __all__ = [
@@ -373,19 +372,7 @@ def _write_manifest(root: Path, members: list[ZooMember]) -> Path:
     record = {"format": _MANIFEST_FORMAT,
               "members": [{"spec": m.spec.to_dict(), "test_acc": m.test_acc, "file": m.path.name}
                           for m in members]}
-    path = root / MANIFEST
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=root)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(root / MANIFEST, lambda f: json.dump(record, f, indent=1), binary=False)
 
 
 def make_zoo(root: str | os.PathLike, specs: list[ZooSpec] | None = None, *,
