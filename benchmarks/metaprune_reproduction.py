@@ -5,7 +5,8 @@ pipeline seed ``s`` (3 by default), the whole pipeline is repeated:
 
 1. the zoo (``graphsparse metaprune zoo``: 36 MLPs/CNNs on sklearn digits and MNIST-5k, built
    once, cached under ``$GRAPHSPARSE_CACHE/zoo-default``) is split with seed ``s`` (12 held out);
-2. a metanetwork (4 blocks x 32, scale 0.1) is meta-trained with seed ``s`` on the other 24
+2. a metanetwork (4 blocks x 32, scale 0.1, multiplicative weight update by default; the paper's
+   additive form with ``--weight-update additive``) is meta-trained with seed ``s`` on the other 24
    (task loss + DepGraph's polarising group regulariser), for ``--steps`` steps or
    ``--max-minutes``, checkpointed so an interrupted run resumes;
 3. every held-out network is pruned in four arms (group norm, metanetwork + group norm, magnitude,
@@ -38,7 +39,8 @@ OUT = Path(__file__).resolve().parent / "results" / "metaprune_zoo"
 
 
 def config(args: argparse.Namespace) -> dict:
-    return {"zoo_size": 36, "held_out": 12, "metanet": {"num_layers": 4, "hidden": 32, "scale": 0.1},
+    return {"zoo_size": 36, "held_out": 12, "metanet": {"num_layers": 4, "hidden": 32, "scale": 0.1,
+                                                     "weight_update": args.weight_update},
             "steps": args.steps, "max_minutes": args.max_minutes, "lr": 1e-3, "reg": args.reg,
             "alpha": 16.0, "batch_size": 128, "ratios": [0.7, 0.5, 0.3], "finetune_epochs": 3,
             "finetune_lr": 1e-3}
@@ -51,6 +53,9 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=30.0,
                         help="meta-training wall-time budget per seed")
     parser.add_argument("--reg", type=float, default=1e-2)
+    parser.add_argument("--weight-update", default="multiplicative",
+                        choices=["additive", "multiplicative"],
+                        help="the metanetwork's weight update (additive = the paper's form)")
     parser.add_argument("--out", type=Path, default=OUT, help="results folder")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-progress", action="store_true")
@@ -90,7 +95,8 @@ def main() -> None:
                   f"{row['polarisation_after']}", flush=True)
         compare_pruning(held_out, metanet, out / "results.jsonl", ratios=cfg["ratios"],
                         finetune_epochs=cfg["finetune_epochs"], lr=cfg["finetune_lr"], seed=seed,
-                        tag={"seed": seed, "config_steps": cfg["steps"], "config_reg": cfg["reg"]},
+                        tag={"seed": seed, "config_steps": cfg["steps"], "config_reg": cfg["reg"],
+                             "weight_update": cfg["metanet"]["weight_update"]},
                         progress=not args.no_progress)
         print(f"seed {seed}: comparison done", flush=True)
 

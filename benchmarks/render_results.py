@@ -178,11 +178,12 @@ def _metaprune_section(folder: Path) -> list[str]:
     cfg = trained[0]["config"]
     seeds = sorted({r["seed"] for r in rows})
     lines = [
-        "## Metanetwork pruning on held-out zoo networks (`benchmarks/results/metaprune_zoo`)", "",
+        f"## Metanetwork pruning on held-out zoo networks (`benchmarks/results/{folder.name}`)", "",
         f"Configuration: zoo of {cfg['zoo_size']} MLPs/CNNs on sklearn digits and MNIST-5k "
         f"(`graphsparse metaprune zoo` defaults), {cfg['held_out']} held out per pipeline seed "
         f"(split by the seed); metanetwork {cfg['metanet']['num_layers']} blocks × "
-        f"{cfg['metanet']['hidden']}, scale {cfg['metanet']['scale']}; meta-training AdamW lr "
+        f"{cfg['metanet']['hidden']}, scale {cfg['metanet']['scale']}, "
+        f"{cfg['metanet'].get('weight_update', 'additive')} weight update; meta-training AdamW lr "
         f"{cfg['lr']}, batch {cfg['batch_size']}, reg {cfg['reg']}, α {cfg['alpha']}, at most "
         f"{cfg['steps']} steps or {cfg['max_minutes']:g} minutes; pruning to remaining-parameter "
         f"ratios {', '.join(str(r) for r in cfg['ratios'])}, then {cfg['finetune_epochs']} epochs of "
@@ -217,7 +218,7 @@ def _metaprune_section(folder: Path) -> list[str]:
             lines.append(f"| {arm} | {ratio:g} | {mean['num_edges']:.0f} | "
                          f"{mean['dead_neurons']:.1f} | {mean['effective_sparsity']:.3f} | "
                          f"{mean['num_components']:.1f} |")
-        figure = FIGURES / "metaprune_zoo.png"
+        figure = FIGURES / f"{folder.name}.png"
         _metaprune_plot(rows, figure)
         lines += ["", f"![accuracy vs parameter ratio](figures/{figure.name})", ""]
     return lines
@@ -258,8 +259,8 @@ def render() -> str:
     if path.exists():
         out += _torch_init_section([json.loads(line) for line in path.read_text().splitlines()
                                     if line.strip()])
-    if (RESULTS / "metaprune_zoo").is_dir():
-        out += _metaprune_section(RESULTS / "metaprune_zoo")
+    for folder in sorted(p for p in RESULTS.glob("metaprune_*") if p.is_dir()):
+        out += _metaprune_section(folder)
     for folder in sorted(p for p in RESULTS.glob("glt_*") if p.is_dir()):
         if (folder / "results.jsonl").exists():
             out += _glt_section(folder)

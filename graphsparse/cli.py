@@ -266,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--layers", type=int, default=4)
     mt.add_argument("--hidden", type=int, default=32)
     mt.add_argument("--scale", type=float, default=0.1, help="residual output scale")
+    mt.add_argument("--weight-update", default="multiplicative",
+                    choices=["additive", "multiplicative"],
+                    help="weights change by w + scale*d (the paper) or w*(1 + scale*d)")
     mt.add_argument("--lr", type=float, default=1e-3)
     mt.add_argument("--reg", type=float, default=1e-2, help="group-sparsity weight")
     mt.add_argument("--alpha", type=float, default=16.0, help="DepGraph's alpha (>= 1)")
@@ -315,7 +318,8 @@ def _metaprune_train(args: argparse.Namespace) -> int:
         zoo = load_zoo(args.zoo)
         train_part, held_out = zoo.split(args.held_out, args.split_seed)
         torch.manual_seed(args.seed)                 # the metanetwork's initial weights
-        metanet = MetaNetwork(num_layers=args.layers, hidden=args.hidden, scale=args.scale)
+        metanet = MetaNetwork(num_layers=args.layers, hidden=args.hidden, scale=args.scale,
+                              weight_update=args.weight_update)
         before = mean_polarisation(held_out, None)
         history = meta_train(metanet, tasks_of(train_part), steps=args.steps, lr=args.lr,
                              reg=args.reg, alpha=args.alpha, batch_size=args.batch_size,

@@ -304,9 +304,10 @@ def _rel_err(a: nn.Module, b: nn.Module) -> float:
     return _rel_diff(b, a)
 
 
-def test_metanet_scale_one_changes_network_and_is_equivariant_mlp():
+@pytest.mark.parametrize("update", ["additive", "multiplicative"])
+def test_metanet_scale_one_changes_network_and_is_equivariant_mlp(update):
     torch.manual_seed(3)
-    metanet = MetaNetwork(scale=1.0).eval()
+    metanet = MetaNetwork(scale=1.0, weight_update=update).eval()
     model = _mlp()
     out = apply_metanet(metanet, model)
     assert _rel_diff(model, out) >= 1e-2
@@ -315,9 +316,10 @@ def test_metanet_scale_one_changes_network_and_is_equivariant_mlp():
     assert _rel_err(out_p, _permute_mlp(out, p1, p2)) <= 1e-5
 
 
-def test_metanet_equivariant_cnn_channels():
+@pytest.mark.parametrize("update", ["additive", "multiplicative"])
+def test_metanet_equivariant_cnn_channels(update):
     torch.manual_seed(4)
-    metanet = MetaNetwork(scale=1.0).eval()
+    metanet = MetaNetwork(scale=1.0, weight_update=update).eval()
     model = _cnn().eval()
     out = apply_metanet(metanet, model)
     assert _rel_diff(model, out) >= 1e-2
@@ -378,3 +380,25 @@ def test_metanet_save_load(tmp_path):
     save_file(tmp_path / "other.pt", "model", {"config": {}})
     with pytest.raises(CorruptFileError, match="expected 'metanet'"):
         load_metanet(tmp_path / "other.pt")
+
+
+def test_multiplicative_update_is_a_gain_on_weights_only():
+    torch.manual_seed(6)
+    model = _mlp()
+    with torch.no_grad():
+        model[0].weight[0].zero_()
+    g = to_graph(model)
+    metanet = MetaNetwork(num_layers=1, hidden=8, scale=1.0, weight_update="multiplicative")
+    with torch.no_grad():
+        out = metanet(g)
+        additive = MetaNetwork(num_layers=1, hidden=8, scale=1.0)
+        additive.load_state_dict(metanet.state_dict())
+        plus = additive(g)
+    w, d = g.edge_attr[:, :9], plus.edge_attr[:, :9] - g.edge_attr[:, :9]
+    torch.testing.assert_close(out.edge_attr[:, :9], w * (1 + d))     # w' = w (1 + d)
+    torch.testing.assert_close(out.edge_attr[:, 9:], plus.edge_attr[:, 9:])   # other columns
+    torch.testing.assert_close(out.x, plus.x)
+    assert float(from_graph(out, model)[0].weight[0].abs().sum()) == 0.0     # zero stays zero
+    assert metanet.config()["weight_update"] == "multiplicative"
+    with pytest.raises(ValueError, match="weight_update"):
+        MetaNetwork(weight_update="gated")

@@ -43,7 +43,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn import MessagePassing
 
 from graphsparse.masks.io import CorruptFileError, load_file, save_file
-from graphsparse.topology.metanet.convert import EDGE_DIM, NODE_DIM, from_graph, to_graph, var_columns
+from graphsparse.topology.metanet.convert import EDGE_DIM, EDGE_TYPES, NODE_DIM, from_graph, to_graph, var_columns
 
 __all__ = ["MetaNetwork", "apply_metanet", "save_metanet", "load_metanet", "METANET_VERSION"]
 
@@ -123,6 +123,11 @@ class MetaNetwork(nn.Module):
             a fresh metanetwork is close to the identity; 1.0 for a strong update.
         node_dim, edge_dim: feature widths of the graphs (defaults: :func:`to_graph` with
             ``kernel_size=3``: 15 and 14).
+        weight_update: how the weight (kernel) columns of the edge features change:
+            ``"additive"`` (the paper: ``w' = w + scale·d``) or ``"multiplicative"``
+            (``w' = w·(1 + scale·d)``: a learned per-entry gain, so zeroing a neuron's weights —
+            what structured pruning wants — is one output value per edge instead of an exact
+            ``−w``; a zero weight stays zero). Other columns are always additive.
 
     ``forward(graph)`` takes a ``Data`` with ``x [N, node_dim]``, ``edge_index [2, E]``,
     ``edge_attr [E, edge_dim]`` and returns a shallow copy of it with new ``x`` and ``edge_attr``
@@ -131,7 +136,8 @@ class MetaNetwork(nn.Module):
     """
 
     def __init__(self, num_layers: int = 4, hidden: int = 32, scale: float = 1e-3,
-                 node_dim: int = NODE_DIM, edge_dim: int = EDGE_DIM) -> None:
+                 node_dim: int = NODE_DIM, edge_dim: int = EDGE_DIM,
+                 weight_update: str = "additive") -> None:
         super().__init__()
         for name, value in (("num_layers", num_layers), ("hidden", hidden), ("node_dim", node_dim),
                             ("edge_dim", edge_dim)):
@@ -139,6 +145,9 @@ class MetaNetwork(nn.Module):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0:
             raise ValueError(f"scale must be a positive number, got {scale!r}")
+        if weight_update not in ("additive", "multiplicative"):
+            raise ValueError(f"weight_update must be 'additive' or 'multiplicative', got {weight_update!r}")
+        self.weight_update = weight_update
         self.num_layers, self.hidden, self.scale = num_layers, hidden, float(scale)
         self.node_dim, self.edge_dim = node_dim, edge_dim
         self.node_enc = nn.Linear(node_dim, hidden)
@@ -150,11 +159,16 @@ class MetaNetwork(nn.Module):
         if node_dim == NODE_DIM:
             var[var_columns()] = True
         self.register_buffer("_var_cols", var, persistent=False)
+        gain = torch.zeros(edge_dim, dtype=torch.bool)
+        if weight_update == "multiplicative":
+            gain[:max(edge_dim - 1 - len(EDGE_TYPES), 0)] = True    # the K² kernel columns
+        self.register_buffer("_gain_cols", gain, persistent=False)
 
     def config(self) -> dict:
         """Constructor arguments (for :func:`save_metanet`)."""
         return {"num_layers": self.num_layers, "hidden": self.hidden, "scale": self.scale,
-                "node_dim": self.node_dim, "edge_dim": self.edge_dim}
+                "node_dim": self.node_dim, "edge_dim": self.edge_dim,
+                "weight_update": self.weight_update}
 
     def forward(self, graph: Data) -> Data:
         x, e, edge_index = graph.x, graph.edge_attr, graph.edge_index
@@ -175,7 +189,7 @@ class MetaNetwork(nn.Module):
         new_x = torch.where(self._var_cols, x * torch.exp(dx), x + dx)
         out = copy.copy(graph)
         out.x = new_x
-        out.edge_attr = e + de
+        out.edge_attr = torch.where(self._gain_cols, e * (1 + de), e + de)
         return out
 
 
