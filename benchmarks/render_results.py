@@ -56,15 +56,35 @@ def _arm_rows(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _collapse_note(rows: list[dict]) -> list[str]:
+    """Say how many static ER runs collapsed to a constant output (chance accuracy at the end)."""
+    static = [r for r in rows if r["arm"] == "static"]
+    collapsed = [r for r in static if r["final_test_acc"] <= 0.11]
+    if not collapsed:
+        return []
+    plateau = statistics.mean(r["train_loss"][-1] for r in collapsed)
+    return [f"Observed: {len(collapsed)} of {len(static)} static ER runs collapsed to a constant "
+            f"output — training MSE stuck at {plateau:.3f} (the loss of predicting the class "
+            "prior), chance test accuracy at the end after peaking at "
+            f"{max(r['max_test_acc'] for r in collapsed):.1%}. SET runs of the same seeds, "
+            "whose only difference is the per-epoch drop-and-regrow with fresh N(0, 0.1²) "
+            "weights, train normally. The SET repository's static arm reaches 80.6% on "
+            "Fashion-MNIST; why ours does not is open. One protocol difference found after this "
+            "sweep started: the reference's numpy optimiser decays weights *decoupled*, "
+            "w ← w + v − 2e-4·w every step (20× the per-step decay of PyTorch's coupled SGD "
+            "weight decay at lr 0.05), which shrinks the weights that would otherwise grow and "
+            "kill ReLUs; its batch gradient is a mean, as ours. The next sweep should use "
+            "decoupled decay in every arm.", ""]
+
+
 def _torch_init_section(rows: list[dict]) -> list[str]:
     return ["### Earlier sweep: PyTorch's default initialisation "
             "(`benchmarks/results/set_mnist5k_torch_init.jsonl`)", "",
             "Same configuration except the initial weights: PyTorch's Linear default "
-            f"({INIT['torch']}), √6 times smaller than SET's. With the *dense* fan-in in that "
-            "bound, a 3%-dense layer starts with pre-activations about √(0.03) as large as a "
-            "dense layer's, compounding over three hidden layers; the static ER network never "
-            "left chance level, while SET's regrown weights (std 0.1) rescaled its network. "
-            "This sweep was stopped after these runs and replaced by the one above.", "",
+            f"({INIT['torch']}), √6 times smaller than SET's. The static ER network ended at "
+            "chance level here too; suspecting the init, we stopped this sweep and restarted with "
+            "SET's init (above), where static ER still collapses — so the init is not the "
+            "explanation.", "",
             *_arm_rows(rows), ""]
 
 
@@ -93,6 +113,7 @@ def _set_section(rows: list[dict]) -> list[str]:
     ]
     lines += _arm_rows(rows)
     lines.append("")
+    lines += _collapse_note(rows)
     sets = sorted((r for r in rows if r["arm"] == "set"), key=lambda r: r["seed"])
     if sets:
         first = sets[0]
