@@ -69,12 +69,15 @@ def _collapse_note(rows: list[dict]) -> list[str]:
             f"{max(r['max_test_acc'] for r in collapsed):.1%}. SET runs of the same seeds, "
             "whose only difference is the per-epoch drop-and-regrow with fresh N(0, 0.1²) "
             "weights, train normally. The SET repository's static arm reaches 80.6% on "
-            "Fashion-MNIST; why ours does not is open. One protocol difference found after this "
-            "sweep started: the reference's numpy optimiser decays weights *decoupled*, "
-            "w ← w + v − 2e-4·w every step (20× the per-step decay of PyTorch's coupled SGD "
-            "weight decay at lr 0.05), which shrinks the weights that would otherwise grow and "
-            "kill ReLUs; its batch gradient is a mean, as ours. The next sweep should use "
-            "decoupled decay in every arm.", ""]
+            "Fashion-MNIST. Differences from the reference's numpy code found after this sweep "
+            "started (next sweep: reproduce its gradient): (1) its output delta is "
+            "(y − t)·σ'(y) — the sigmoid derivative evaluated at the *output* y, not at the "
+            "pre-activation — so it lies in about [0.20, 0.25]·(y − t) and never vanishes when "
+            "outputs saturate, whereas the true MSE gradient (ours) does, and a net stuck "
+            "predicting the prior gets almost no signal; (2) that delta is per output, not "
+            "averaged over the 10 outputs and without the factor 2, about 5× our gradient at the "
+            "same lr; (3) weight decay is decoupled (w ← w + v − 2e-4·w every step). A 25-epoch "
+            "check with (3) alone still collapsed by epoch 3.", ""]
 
 
 def _torch_init_section(rows: list[dict]) -> list[str]:
