@@ -242,10 +242,60 @@ def _metaprune_section(folder: Path) -> list[str]:
             lines.append(f"| {arm} | {ratio:g} | {mean['num_edges']:.0f} | "
                          f"{mean['dead_neurons']:.1f} | {mean['effective_sparsity']:.3f} | "
                          f"{mean['num_components']:.1f} |")
+        lines += ["", *_metaprune_verdict(rows), *_metaprune_where(rows)]
         figure = FIGURES / f"{folder.name}.png"
         _metaprune_plot(rows, figure)
         lines += ["", f"![accuracy vs parameter ratio](figures/{figure.name})", ""]
     return lines
+
+
+def _metaprune_verdict(rows: list[dict]) -> list[str]:
+    """One generated sentence per pruning family: does the metanetwork arm beat the plain arm
+    (mean fine-tuned accuracy) at each ratio, and by how much."""
+    out = []
+    for plain in ("group_norm", "magnitude"):
+        meta = f"metanet+{plain}"
+        ratios = sorted({r["ratio"] for r in rows if r["arm"] == plain}, reverse=True)
+        diffs = []
+        for q in ratios:
+            a = [r["acc_finetuned"] for r in rows if r["arm"] == plain and r["ratio"] == q]
+            b = [r["acc_finetuned"] for r in rows if r["arm"] == meta and r["ratio"] == q]
+            if a and b:
+                diffs.append((q, 100 * (statistics.mean(b) - statistics.mean(a))))
+        if diffs:
+            wins = sum(d > 0 for _, d in diffs)
+            out.append(f"Verdict, {plain}: the metanetwork arm is better at {wins} of {len(diffs)} "
+                       "ratios (fine-tuned accuracy difference metanet − plain, percentage points: "
+                       + ", ".join(f"{q:g}: {d:+.1f}" for q, d in diffs) + ").")
+    return out + [""] if out else []
+
+
+def _metaprune_where(rows: list[dict]) -> list[str]:
+    """Where the metanetwork helps or hurts: per network kind, accuracy of the original and of
+    the metanetwork's output, polarisation, and fine-tuned accuracy of structured pruning with
+    and without the metanetwork (mean over ratios, networks and seeds)."""
+    kinds = sorted({(r["arch"], r["dataset"]) for r in rows})
+    lines = ["Per network kind (means over held-out networks, seeds and ratios):", "",
+             "| kind | networks | original acc (%) | after metanetwork (%) | polarisation after "
+             "(t=0.1) | group_norm fine-tuned (%) | metanet+group_norm fine-tuned (%) | "
+             "magnitude fine-tuned (%) | metanet+magnitude fine-tuned (%) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for arch, dataset in kinds:
+        sel = [r for r in rows if (r["arch"], r["dataset"]) == (arch, dataset)]
+        meta = [r for r in sel if r["arm"].startswith("metanet")]
+
+        def acc(arm: str) -> str:
+            vals = [r["acc_finetuned"] for r in sel if r["arm"] == arm]
+            return f"{100 * statistics.mean(vals):.1f}" if vals else "—"
+
+        lines.append(
+            f"| {arch} / {dataset} | {len({(r['member'], r.get('seed')) for r in sel})} | "
+            f"{100 * statistics.mean(r['acc_original'] for r in sel):.1f} | "
+            f"{100 * statistics.mean(r['acc_input'] for r in meta):.1f} | "
+            f"{statistics.mean(r['polarisation_input'] for r in meta):.3f} | "
+            f"{acc('group_norm')} | {acc('metanet+group_norm')} | {acc('magnitude')} | "
+            f"{acc('metanet+magnitude')} |")
+    return lines + [""]
 
 
 def _metaprune_plot(rows: list[dict], path: Path) -> None:
