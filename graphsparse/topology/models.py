@@ -245,6 +245,33 @@ def load_embedded(name: str, split_seed: int = 0, test_fraction: float = 0.2) ->
     return _EMBEDDED[name](split_seed, test_fraction)
 
 
+_LOSSES = ("cross_entropy", "mse", "mse_set")
+
+
+def set_mse_surrogate(logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
+    """The gradient of SET's reference MSE code as a loss (``loss="mse_set"`` in :func:`train`).
+
+    SET's numpy implementation (Mocanu et al. 2018, tutorial code ``nn_functions.MSE.delta``)
+    back-propagates the output delta ``(y − t) · σ'(y)`` per output, with ``y = σ(z)`` and the
+    sigmoid derivative evaluated at ``y`` (not at ``z``), averaged over the batch only. That delta
+    stays within about ``[0.20, 0.25] · (y − t)`` and does not vanish when outputs saturate,
+    unlike the true MSE gradient. This function returns a scalar whose gradient with respect to
+    ``logits`` ``(B, C)`` is exactly that delta divided by ``B``; its *value* is the mean squared
+    error ``mean((y − t)²)`` (what is logged), not the surrogate.
+
+    >>> z = torch.zeros(1, 2, requires_grad=True)
+    >>> set_mse_surrogate(z, torch.tensor([[1.0, 0.0]])).backward()
+    >>> [round(g, 4) for g in z.grad[0].tolist()]     # (0.5 − t) · σ(0.5)(1 − σ(0.5))
+    [-0.1175, 0.1175]
+    """
+    y = logits.sigmoid()
+    s = torch.sigmoid(y.detach())
+    delta = ((y.detach() - onehot) * s * (1 - s)).detach()
+    surrogate = (delta * logits).sum(dim=1).mean()
+    value = F.mse_loss(y.detach(), onehot)
+    return surrogate - surrogate.detach() + value
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
     """Classification accuracy (fraction in [0, 1]) of ``model`` on ``(x, y)`` in eval mode."""
@@ -267,7 +294,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
 
     Args:
         epochs: ≥ 1. lr: > 0. batch_size: ≥ 1. optimizer: ``"sgd"`` (with ``momentum``) or
-            ``"adam"``. loss: ``"cross_entropy"`` or ``"mse"`` (mean squared error between sigmoid
+            ``"adam"``. loss: ``"cross_entropy"``, ``"mse_set"`` (below) or ``"mse"`` (mean squared error between sigmoid
             outputs and one-hot targets, as SET's tutorial MLP).
         seed: seeds the minibatch order (and dropout, through torch's global generator).
         set_callback: a :class:`graphsparse.topology.dynamic.SET`, called after every epoch.
@@ -286,8 +313,8 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
         raise ValueError(f"lr must be positive, got {lr!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if loss not in ("cross_entropy", "mse"):
-        raise ValueError(f"loss must be 'cross_entropy' or 'mse', got {loss!r}")
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                               weight_decay=weight_decay)
@@ -299,7 +326,10 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
     def loss_of(out, target):
         if loss == "cross_entropy":
             return F.cross_entropy(out, target)
-        return F.mse_loss(out.sigmoid(), F.one_hot(target, out.shape[1]).to(out.dtype))
+        onehot = F.one_hot(target, out.shape[1]).to(out.dtype)
+        if loss == "mse":
+            return F.mse_loss(out.sigmoid(), onehot)
+        return set_mse_surrogate(out, onehot)
 
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

@@ -107,3 +107,18 @@ def test_init_survives_save_and_load(tmp_path):
     assert back.init == "sparse_he_uniform" and back.config() == net.config()
     x = torch.rand(2, 30)
     torch.testing.assert_close(back(x), net(x))
+
+
+def test_set_mse_surrogate_has_the_reference_gradient():
+    from graphsparse.topology.models import set_mse_surrogate
+
+    z = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], requires_grad=True)
+    t = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    value = set_mse_surrogate(z, t)
+    value.backward()
+    y = torch.sigmoid(z.detach())
+    expected = (y - t) * torch.sigmoid(y) * (1 - torch.sigmoid(y)) / 2   # per output, batch mean
+    torch.testing.assert_close(z.grad, expected)
+    torch.testing.assert_close(value.detach(), ((y - t) ** 2).mean())    # logged value: MSE
+    with pytest.raises(ValueError, match="loss must be one of"):
+        train(SparseMLP([64, 10]), load_digits(), epochs=1, loss="hinge", progress=False)
