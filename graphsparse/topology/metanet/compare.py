@@ -34,7 +34,7 @@ from graphsparse.topology.metanet.prune import fine_tune, prune_structured, prun
 from graphsparse.topology.metanet.train import MetaTask, polarisation
 from graphsparse.topology.metanet.convert import to_graph
 from graphsparse.topology.metanet.zoo import ZooMember, example_input, zoo_data
-from graphsparse.topology.models import evaluate
+from graphsparse.topology.models import Dataset, evaluate
 from graphsparse.topology.report import report
 
 __all__ = ["ARMS", "compare_pruning", "topology_summary", "tasks_of", "mean_polarisation",
@@ -52,14 +52,19 @@ def topology_summary(model: nn.Module, example: torch.Tensor) -> dict:
             "num_components": r.num_components}
 
 
+def _data_of(spec, cache: dict) -> Dataset:
+    """``zoo_data`` of ``spec``'s dataset and architecture, loaded once per ``cache``."""
+    key = (spec.dataset, spec.arch)
+    if key not in cache:
+        cache[key] = zoo_data(spec.dataset, arch=spec.arch)
+    return cache[key]
+
+
 def tasks_of(members: Sequence[ZooMember]) -> list[MetaTask]:
     """Meta-training tasks (:class:`MetaTask`) of zoo members, each with its dataset shaped for
     its architecture (datasets loaded once)."""
-    cache: dict[tuple[str, str], object] = {}
-    return [MetaTask(m.spec.name, m.model,
-                     cache.setdefault((m.spec.dataset, m.spec.arch),
-                                      zoo_data(m.spec.dataset, arch=m.spec.arch)))
-            for m in members]
+    cache: dict = {}
+    return [MetaTask(m.spec.name, m.model, _data_of(m.spec, cache)) for m in members]
 
 
 def mean_polarisation(members: Sequence[ZooMember], metanet: MetaNetwork | None,
@@ -147,7 +152,7 @@ def compare_pruning(members: Sequence[ZooMember], metanet: MetaNetwork | None, o
 
     done = {key(r["member"], r["arm"], r["ratio"]): r for r in read_jsonl(out)
             if all(r.get(k) == v for k, v in tag.items())}
-    data_cache: dict[tuple[str, str], object] = {}
+    data_cache: dict = {}
     plan = [(m, a, float(r)) for m in members for a in arms for r in ratios]
     bar = tqdm(plan, desc="pruning", disable=not progress)
     inputs: dict[str, dict] = {}
@@ -156,7 +161,7 @@ def compare_pruning(members: Sequence[ZooMember], metanet: MetaNetwork | None, o
         if row_id in done:
             continue
         spec = member.spec
-        data = data_cache.setdefault((spec.dataset, spec.arch), zoo_data(spec.dataset, arch=spec.arch))
+        data = _data_of(spec, data_cache)
         example = example_input(spec)
         via_metanet = arm.startswith("metanet")
         slot = f"{spec.name}|{via_metanet}"
