@@ -139,3 +139,26 @@ def test_meta_training_reaches_batchnorm_statistics():
     y = torch.func.functional_call(net, _folded_norms(net, g.layout, graph_to_state_dict(out)), (x,))
     y.sum().backward()
     assert float(metanet.node_dec[1][2].weight.grad.abs().sum()) > 0
+
+
+class _Res(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.proj, self.out = (nn.Linear(4, 4), nn.Linear(4, 4), nn.Linear(4, 4),
+                                               nn.Linear(4, 2))
+
+    def forward(self, x):
+        return self.out(torch.relu(self.b(torch.relu(self.a(x))) + self.proj(x)))
+
+
+def test_a_residual_sum_written_by_two_layers_is_one_group():
+    torch.manual_seed(0)
+    net = _Res()
+    with torch.no_grad():
+        for m in (net.b, net.proj):
+            m.weight[1].zero_()
+            m.bias[1] = 0.0
+        net.out.weight[:, 1].zero_()
+    g = to_graph(net, torch.zeros(1, 4))
+    assert int(hidden_nodes(g).sum()) == 8                 # a's 4 neurons + the 4-neuron sum
+    assert polarisation(g) == pytest.approx(1 / 8)         # not 2/12: the sum counted once

@@ -98,17 +98,26 @@ def group_norms_of_graph(graph: Data, state: dict[str, torch.Tensor] | None = No
     return sq if squared else sq.clamp_min(0).sqrt()
 
 
+def _hidden_groups(graph: Data) -> list[torch.Tensor]:
+    """Node indices of each neuron group written by a layer, hidden nodes only, each group once
+    (a residual sum written by two layers is one group)."""
+    hidden = hidden_nodes(graph)
+    ranges = dict.fromkeys((l.out_start, l.out_size) for l in graph.layout.layers)
+    groups = []
+    for start, size in ranges:
+        idx = torch.arange(start, start + size)
+        idx = idx[hidden[idx]]
+        if len(idx):
+            groups.append(idx)
+    return groups
+
+
 def group_sparsity(graph: Data, out: Data, state: dict[str, torch.Tensor], alpha: float) -> torch.Tensor:
     """DepGraph's regulariser ``1/2 Σ_layers Σ_n γ_n ||θ_n||²`` on ``out`` (see module docstring);
     ``graph`` gives the node types, ``state = graph_to_state_dict(out)``."""
     sq = group_norms_of_graph(out, state, squared=True)
-    hidden = hidden_nodes(graph)
     total = sq.new_zeros(())
-    for layer in graph.layout.layers:
-        idx = torch.arange(layer.out_start, layer.out_start + layer.out_size)
-        idx = idx[hidden[idx]]
-        if len(idx) == 0:
-            continue
+    for idx in _hidden_groups(graph):
         g = sq[idx]
         with torch.no_grad():
             norm = g.clamp_min(0).sqrt()
@@ -131,12 +140,8 @@ def polarisation(graph: Data, threshold: float = 0.1) -> float:
     with torch.no_grad():
         norms = group_norms_of_graph(graph)
     small = total = 0
-    for layer in graph.layout.layers:
-        idx = torch.arange(layer.out_start, layer.out_start + layer.out_size)
-        keep = hidden_nodes(graph)[idx]
-        if not bool(keep.any()):
-            continue
-        g = norms[idx][keep]
+    for idx in _hidden_groups(graph):
+        g = norms[idx]
         top = float(g.max())
         small += int((g < threshold * top).sum()) if top > 0 else len(g)
         total += len(g)
