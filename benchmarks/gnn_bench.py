@@ -36,7 +36,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from torch_geometric.nn import GCNConv
 
 from _machine import cpu_model
 
+from graphsparse.masks.io import atomic_write
 from graphsparse import masks as M
 from graphsparse.gnn import (
     apply_edge_mask,
@@ -324,10 +324,7 @@ def main() -> None:
             if key not in ("search_cost",):
                 result["config"][key] = value
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write(args.out, lambda f: json.dump(result, f, indent=2), binary=False)
     print(f"wrote {args.out}")
 
 

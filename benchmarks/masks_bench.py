@@ -19,7 +19,6 @@ import json
 import math
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 
 from _machine import cpu_model
 
+from graphsparse.masks.io import atomic_write
 from graphsparse.masks import kept_count, topk_masks
 
 RESULTS = Path(__file__).resolve().parent / "results" / "masks_bench.json"
@@ -108,10 +108,7 @@ def main() -> None:
         "rows": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, args.out)
+    atomic_write(args.out, lambda f: json.dump(result, f, indent=2), binary=False)
     print(f"wrote {args.out}")
     assert all(r["exact"] for r in rows), "selection was not exact"
     assert math.isfinite(rows[0]["ratio_median"])

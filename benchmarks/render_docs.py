@@ -10,9 +10,9 @@ replaces docs/benchmarks.md atomically. Run after any benchmark:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from graphsparse.masks.io import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -281,10 +281,7 @@ def render() -> str:
 
 def main() -> None:
     text = render()
-    fd, tmp = tempfile.mkstemp(dir=DOC.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, DOC)
+    atomic_write(DOC, lambda f: f.write(text), binary=False)
     print(f"wrote {DOC}")
 
 

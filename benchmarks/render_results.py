@@ -11,10 +11,10 @@ seeds are done), and writes the files atomically:
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from pathlib import Path
+
+from graphsparse.masks.io import atomic_write
 
 import numpy as np
 
@@ -349,10 +349,7 @@ def render() -> str:
 def main() -> None:
     text = render()
     DOCS.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=DOCS, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, DOCS / "results.md")
+    atomic_write(DOCS / "results.md", lambda f: f.write(text), binary=False)
     print(f"wrote {DOCS / 'results.md'}")
 
 

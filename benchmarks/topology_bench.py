@@ -58,9 +58,10 @@ import os
 import platform
 import signal
 import statistics
-import tempfile
 import time
 from pathlib import Path
+
+from graphsparse.masks.io import atomic_write
 from typing import Any, Callable
 
 import networkx as nx
@@ -522,10 +523,7 @@ def bench_net(name: str, spec: dict[str, Any], args: argparse.Namespace, log: Ca
 
 def write_atomic(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: json.dump(result, f, indent=2), binary=False)
 
 
 def main() -> None:
