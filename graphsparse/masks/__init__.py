@@ -13,7 +13,8 @@ The concerns are separated as in jaxpruner:
 * when — :mod:`~graphsparse.masks.schedules` (one-shot, geometric rounds, polynomial);
 
 plus :mod:`~graphsparse.masks.attach` (parametrize-based masking of modules),
-:mod:`~graphsparse.masks.algebra`, :mod:`~graphsparse.masks.cost` (MACs) and
+:mod:`~graphsparse.masks.algebra`, :mod:`~graphsparse.masks.cost` (MACs),
+:mod:`~graphsparse.masks.kernels` (CSR kernels for training masked Linear layers) and
 :mod:`~graphsparse.masks.io` (safe, atomic, checksummed files). See docs/masks.md.
 """
 
@@ -43,6 +44,7 @@ from .io import (
     save_masks,
     save_model,
 )
+from .kernels import csr_layers, csr_linear
 from .schedules import Geometric, OneShot, Polynomial, geometric_sparsity
 from .scoring import gradient_scores, magnitude_scores, random_scores, snip_scores, synflow_scores
 from .selection import (
@@ -67,6 +69,7 @@ __all__ = [
     "CostReport", "macs", "register_macs",
     "CorruptFileError", "load_file", "load_masks", "load_model", "save_file", "save_masks",
     "save_model",
+    "csr_layers", "csr_linear",
     "Geometric", "OneShot", "Polynomial", "geometric_sparsity",
     "gradient_scores", "magnitude_scores", "random_scores", "snip_scores", "synflow_scores",
     "drop_lowest", "expand_groups", "group_masks", "group_scores", "grow_highest", "grow_random",

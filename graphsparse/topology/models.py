@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -278,8 +279,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     was_training = model.training
     model.eval()
     correct = 0
-    for i in range(0, len(y), batch_size):
-        correct += int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            correct += int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
     model.train(was_training)
     return correct / len(y)
 
@@ -289,7 +291,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
           weight_decay: float = 0.0, loss: str = "cross_entropy", seed: int = 0,
           set_callback=None, rigl_callback=None,
           record: Callable[[nn.Module, int], dict] | None = None,
-          eval_train: bool = True, progress: bool = True) -> list[dict]:
+          eval_train: bool = True, kernel: str = "auto", progress: bool = True) -> list[dict]:
     """Train ``model`` on ``data`` with minibatch SGD/Adam; returns one history row per epoch.
 
     Args:
@@ -303,6 +305,10 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
         record: ``record(model, epoch) -> dict`` merged into the epoch's row (e.g. topology
             statistics, so their evolution under SET can be plotted).
         eval_train: also measure training-set accuracy every epoch (``train_acc``, else None).
+        kernel: ``"dense"`` (masked dense products), ``"csr"`` (masked Linear layers keeping at
+            most 20% of their weights run on CSR kernels, :func:`graphsparse.masks.csr_linear`)
+            or ``"auto"`` (``"csr"`` on CPU, ``"dense"`` on other devices). The two agree up to
+            float rounding; each is deterministic.
 
     Each row: ``epoch``, ``loss`` (mean train loss), ``train_acc``, ``test_acc``, ``seconds``,
     plus what ``record`` returns. Masked entries stay exactly zero throughout.
@@ -316,8 +322,12 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}")
     if optimizer == "sgd":
+        # torch's fused CPU kernel: one pass per tensor (~2x faster than per-op updates on
+        # 1000x1000 weights), equal to the per-op path up to float rounding
+        fused = all(p.device.type == "cpu" and p.dtype in (torch.float32, torch.float64)
+                    for p in model.parameters())
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                              weight_decay=weight_decay)
+                              weight_decay=weight_decay, fused=fused or None)
     elif optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     else:
@@ -331,6 +341,14 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
             return F.mse_loss(out.sigmoid(), onehot)
         return set_mse_surrogate(out, onehot)
 
+    if kernel not in ("auto", "dense", "csr"):
+        raise ValueError(f"kernel must be 'auto', 'dense' or 'csr', got {kernel!r}")
+    if kernel == "csr" and rigl_callback is not None:
+        raise ValueError("kernel='csr' cannot run RigL, whose regrowth needs dense gradients; "
+                         "use kernel='dense'")
+    if kernel == "auto":
+        devices = {p.device.type for p in model.parameters()}
+        kernel = "csr" if devices <= {"cpu"} and rigl_callback is None else "dense"
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     history = []
@@ -342,23 +360,25 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
         start = time.perf_counter()
         model.train()
         total, count = 0.0, 0
-        for idx in torch.randperm(len(data.y_train), generator=gen).split(batch_size):
-            xb, yb = data.x_train[idx], data.y_train[idx]
-            opt.zero_grad()
-            batch_loss = loss_of(model(xb), yb)
-            batch_loss.backward()
-            opt.step()
-            step += 1
-            total += float(batch_loss.detach()) * len(idx)
-            count += len(idx)
-            if rigl_callback is not None:
-                rigl_callback.on_step_end(model, step, lambda m: loss_of(m(xb), yb), opt)
-        if set_callback is not None and epoch < epochs:
-            set_callback.on_epoch_end(model, opt)
-        row = {"epoch": epoch, "loss": total / count,
-               "train_acc": evaluate(model, data.x_train, data.y_train) if eval_train else None,
-               "test_acc": evaluate(model, data.x_test, data.y_test),
-               "seconds": time.perf_counter() - start}
+        switch = M.csr_linear(model) if kernel == "csr" else contextlib.nullcontext()
+        with switch:
+            for idx in torch.randperm(len(data.y_train), generator=gen).split(batch_size):
+                xb, yb = data.x_train[idx], data.y_train[idx]
+                opt.zero_grad()
+                batch_loss = loss_of(model(xb), yb)
+                batch_loss.backward()
+                opt.step()
+                step += 1
+                total += float(batch_loss.detach()) * len(idx)
+                count += len(idx)
+                if rigl_callback is not None:
+                    rigl_callback.on_step_end(model, step, lambda m: loss_of(m(xb), yb), opt)
+            if set_callback is not None and epoch < epochs:
+                set_callback.on_epoch_end(model, opt)
+            row = {"epoch": epoch, "loss": total / count,
+                   "train_acc": evaluate(model, data.x_train, data.y_train) if eval_train else None,
+                   "test_acc": evaluate(model, data.x_test, data.y_test),
+                   "seconds": time.perf_counter() - start}
         if record is not None:
             row.update(record(model, epoch))
         history.append(row)
