@@ -175,6 +175,23 @@ def _set_section(rows: list[dict], heading: str, stem: str, why: str) -> list[st
     return lines
 
 
+def _propagation_note(folder: Path) -> list[str]:
+    """Say how GCN layers propagated when a sweep mixes rows from before and after SpMM."""
+    from graphsparse.gnn.runner import read_rows
+
+    rows = read_rows(folder)
+    fast = sum(1 for r in rows if r.get("spmm"))
+    if not fast:
+        return []
+    old = sum(1 for r in rows if "spmm" not in r)
+    text = (f"Propagation: {fast} row(s) with GCN layers propagating by sparse products "
+            "(`spmm`, `graphsparse.gnn.train.spmm_propagation`)")
+    if old:
+        text += (f", {old} earlier row(s) with per-edge messages — the same computation up to "
+                 "float rounding")
+    return [text + ".", ""]
+
+
 def _glt_section(folder: Path) -> list[str]:
     from graphsparse.gnn.report import plot, summarise
 
@@ -195,6 +212,7 @@ def _glt_section(folder: Path) -> list[str]:
         "weights: each row's scope). Produced by `graphsparse glt run`; partial sweeps show the "
         "seeds done.",
         "",
+        *_propagation_note(folder),
         f"| method | level | p_graph | p_weight | graph sparsity (%) | weight sparsity (%) | scope | "
         f"test {summary.metric}{unit} | seeds |",
         "|---|---:|---:|---:|---:|---:|---|---:|---:|",

@@ -95,6 +95,7 @@ from graphsparse.gnn.train import (
     evaluate,
     measure_inference,
     predict,
+    spmm_propagation,
     train_model,
 )
 
@@ -150,6 +151,7 @@ __all__ = [
     "evaluate",
     "measure_inference",
     "predict",
+    "spmm_propagation",
     "train_model",
     "EDGE_SCORES",
     "adamic_adar_score",

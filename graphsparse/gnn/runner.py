@@ -42,7 +42,10 @@ non-loop edges), ``weights_kept``/``weights_total`` (entries of ``weight_scope``
 ``weight_scope``, ``seed``, ``metric`` (name), ``val``, ``test`` (metric at the best-validation
 epoch, a fraction for accuracy/ROC-AUC/Hits), ``best_epoch``, ``search_epochs``,
 ``search_seconds`` (s), ``inference_seconds`` (s, median of 3 full inference passes with pruned
-edges physically removed and dense weight kernels), ``isolated_nodes`` (nodes without a kept
+edges physically removed and dense weight kernels), ``spmm`` (True: the model's GCN layers
+propagated by sparse products wherever no soft edge mask was attached,
+:func:`graphsparse.gnn.train.spmm_propagation`; rows without the key predate that path and used
+per-edge messages, equal up to float rounding), ``isolated_nodes`` (nodes without a kept
 non-loop edge; node tasks, else None), ``homophily`` (edge homophily of the kept non-loop edges;
 node tasks, else None).
 """
@@ -75,7 +78,7 @@ from graphsparse.gnn.methods import (
 )
 from graphsparse.gnn.models import MODEL_NAMES, build_model
 from graphsparse.masks.io import append_jsonl, atomic_write, read_jsonl
-from graphsparse.gnn.train import TrainResult, measure_inference, train_model
+from graphsparse.gnn.train import TrainResult, measure_inference, spmm_propagation, train_model
 
 __all__ = ["CONFIG_FILE", "ConfigMismatchError", "RESULTS_FILE", "TIMING_FIELDS", "read_rows",
            "row_key", "run_sweep"]
@@ -223,6 +226,7 @@ class _Sweep:
                 "weight_scope": scope, "metric": metric, "val": val, "test": test,
                 "best_epoch": best_epoch, "search_epochs": search_epochs,
                 "search_seconds": search_seconds, "inference_seconds": inference,
+                "spmm": spmm_propagation(template),
                 **_graph_stats(self.dataset, edge_mask)}
 
     def from_search(self, base: dict[str, Any], result: Any, template: nn.Module,

@@ -38,7 +38,8 @@ float in ``[0, 1]`` for the soft modes) or a
 :func:`~graphsparse.gnn.edge_masks.edge_mask`:
 
 * ``"remove"``: the kept edges are selected once, before training (a TrainableEdgeMask
-  contributes its binary ``kept`` state), and the model only ever sees them — the fast path.
+  contributes its binary ``kept`` state), and the model only ever sees them — the fast path
+  (for GCN models, propagated as one sparse product per layer: :func:`spmm_propagation`).
 * ``"weight"``/``"message"``: the mask is attached to every conv for training and evaluation,
   re-read at every forward, so a TrainableEdgeMask's values are trained: they join the
   optimiser and, unless ``clamp_edge_mask=False``, are projected onto ``[0, 1]`` after every
@@ -102,6 +103,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.nn import GCNConv, MessagePassing
+from torch_geometric.utils import to_torch_csr_tensor
 
 from graphsparse import masks as M
 from graphsparse.gnn.accounting import mask_graph
@@ -120,6 +123,7 @@ __all__ = [
     "evaluate",
     "measure_inference",
     "predict",
+    "spmm_propagation",
     "train_model",
 ]
 
@@ -387,7 +391,7 @@ class _Task:
     """Prepared data of one dataset for one model, device and edge mask."""
 
     def __init__(self, dataset: Any, mask: Any, mode: str, device: torch.device,
-                 batch_size: int | None, generator: torch.Generator) -> None:
+                 batch_size: int | None, generator: torch.Generator, spmm: bool = False) -> None:
         self.dataset, self.mode, self.device = dataset, mode, device
         self.generator = generator
         self.batch_size = batch_size or _DEFAULT_BATCH[dataset.task]
@@ -396,10 +400,19 @@ class _Task:
         self.mask = mask
         self.keep: Tensor | None = None
         self.kept_edge_index: Tensor | None = None
+        self.spmm = spmm and self.soft is None
         if hard is not None:
             # apply_edge_mask checks the hard mask (bool, or float holding only 0 and 1).
             self.kept_edge_index = apply_edge_mask(self.graph.edge_index, hard)[0]
             self.keep = hard != 0
+
+    def graph_input(self, edge_index: Tensor, num_nodes: int) -> Tensor:
+        """What the model's convs receive: ``edge_index``, or the transposed adjacency as a
+        ``torch.sparse_csr`` tensor when :func:`spmm_propagation` allows it."""
+        if not self.spmm or (edge_index[0] == edge_index[1]).any():
+            # with input self-loops PyG's sparse gcn_norm would add a second loop per node
+            return edge_index
+        return to_torch_csr_tensor(edge_index.flip(0), size=(num_nodes, num_nodes))
 
     @contextlib.contextmanager
     def masked(self, model: nn.Module) -> Iterator[None]:
@@ -443,9 +456,10 @@ class _NodeTask(_Task):
         self.y = data.y.to(self.device)
         self.index = {part: torch.nonzero(mask).view(-1).to(self.device)
                       for part, mask in self.dataset.split.items()}
+        self.propagate = self.graph_input(self.edge_index, int(data.num_nodes))
 
     def forward(self, model: nn.Module) -> Tensor:
-        return model(self.x, self.edge_index)
+        return model(self.x, self.propagate)
 
     def train_epoch(self, model, optimizer, hooks, epoch, clamp) -> float:
         model.train()
@@ -512,6 +526,7 @@ class _LinkTask(_Task):
         self.x = data.x.to(self.device) if data.x is not None else None
         self.edge_index = (data.edge_index if self.keep is None
                            else self.kept_edge_index).to(self.device)
+        self.propagate = self.graph_input(self.edge_index, int(data.num_nodes))
         self.pos_train = split["train"]["edge"].t().contiguous()
         known = torch.cat([data.edge_index.cpu(), self.pos_train], 1)
         self.negatives = _NegativeSampler(known, int(data.num_nodes), self.generator)
@@ -528,7 +543,7 @@ class _LinkTask(_Task):
         losses = []
         for step, chunk in enumerate(order.split(self.batch_size)):
             optimizer.zero_grad()
-            h = model(self.x, self.edge_index)
+            h = model(self.x, self.propagate)
             pos = self.pos_train[:, chunk]
             pairs = torch.cat([pos, self.negatives(pos.size(1))], 1).to(self.device)
             out = model.decode(h, pairs)
@@ -545,7 +560,7 @@ class _LinkTask(_Task):
     @torch.no_grad()
     def predict(self, model: nn.Module) -> Tensor:
         model.eval()
-        return model(self.x, self.edge_index)
+        return model(self.x, self.propagate)
 
     @torch.no_grad()
     def _scores(self, model: nn.Module, h: Tensor, pairs: Tensor) -> Tensor:
@@ -673,7 +688,22 @@ def _make_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str,
         _check_int("batch_size", batch_size, 1)
     generator = torch.Generator().manual_seed(seed)
     return _TASKS[dataset.task](dataset, edge_mask, mode, _model_device(model), batch_size,
-                                generator)
+                                generator, spmm=spmm_propagation(model))
+
+
+def spmm_propagation(model: nn.Module) -> bool:
+    """Whether node and link tasks feed ``model`` a sparse adjacency instead of ``edge_index``.
+
+    True when every ``MessagePassing`` module of the model is a plain ``GCNConv`` (sum
+    aggregation): PyG then propagates with its fused ``message_and_aggregate``, one CSR × dense
+    product ``Â H`` per layer, instead of gathering and scattering one message per edge (about
+    2× faster per GCN epoch on Cora at width 512 here). Used only when no soft edge mask is
+    attached (a soft mask needs the per-message hooks; ``"remove"`` mode and unmasked training
+    qualify) and the graph has no input self-loops (PyG's sparse normalisation would add a
+    second loop). Values agree with the edge-list path up to float rounding.
+    """
+    convs = [m for m in model.modules() if isinstance(m, MessagePassing)]
+    return bool(convs) and all(type(c) is GCNConv and c.aggr == "add" for c in convs)
 
 
 def _timed_inference(task: _Task, model: nn.Module, repeats: int) -> float:

@@ -121,6 +121,39 @@ def test_edge_mask_modes_agree_for_a_binary_mask(mode, sbm):
     assert result.test == pytest.approx(reference.test, abs=1e-6)
 
 
+@pytest.mark.parametrize("mask", [None, "half"])
+def test_gcn_spmm_propagation_equals_the_edge_list_path(mask, sbm, monkeypatch):
+    import graphsparse.gnn.train as train_module
+
+    assert train_module.spmm_propagation(_gcn(sbm))
+    assert not train_module.spmm_propagation(_gcn(sbm, "sage"))
+    edge_mask = None
+    if mask == "half":
+        tied = tie_directions(sbm.data.edge_index)
+        edge_mask = tied.expand(torch.arange(tied.num_pairs) % 2 == 0)
+    fast = _train(_gcn(sbm), sbm, epochs=10, edge_mask=edge_mask)
+    monkeypatch.setattr(train_module, "spmm_propagation", lambda model: False)
+    slow = _train(_gcn(sbm), sbm, epochs=10, edge_mask=edge_mask)
+    assert [r.loss for r in fast.history] == pytest.approx([r.loss for r in slow.history],
+                                                           rel=1e-5, abs=1e-6)
+    assert fast.val == pytest.approx(slow.val, abs=1e-6)
+    assert fast.test == pytest.approx(slow.test, abs=1e-6)
+    for name, tensor in fast.best_state.items():
+        torch.testing.assert_close(tensor, slow.best_state[name], rtol=1e-4, atol=1e-5)
+
+
+def test_spmm_is_skipped_with_input_self_loops(sbm):
+    import graphsparse.gnn.train as train_module
+
+    loops = torch.arange(sbm.data.num_nodes).repeat(2, 1)
+    looped = dataclasses.replace(sbm, data=Data(
+        x=sbm.data.x, y=sbm.data.y, edge_index=torch.cat([sbm.data.edge_index, loops], 1)))
+    task = train_module._make_task(_gcn(sbm), looped, None, "remove", None, 0)
+    assert task.spmm and task.propagate is task.edge_index   # plain edge list kept
+    task = train_module._make_task(_gcn(sbm), sbm, None, "remove", None, 0)
+    assert task.propagate.layout == torch.sparse_csr
+
+
 class Recorder(TrainHooks):
     def __init__(self, constant=0.0, stop_at=None):
         self.constant, self.stop_at = constant, stop_at
