@@ -1,0 +1,96 @@
+"""The graph-lottery-ticket reproduction of issue 4, as one resumable plan of sweeps.
+
+Each step is a :func:`graphsparse.gnn.run_sweep` call into a folder under
+``benchmarks/results/``; a sweep appends one row per finished run and skips finished runs when
+restarted, so killing this script and starting it again loses at most the run in progress.
+Steps run in the order below (cheapest useful evidence first); ``--only`` picks steps by name.
+
+1. ``cora-teddy-random``: Cora GCN (hidden 512, 200 epochs, lr 0.01, wd 5e-4), TEDDY and random
+   at p_graph 0.05, p_weight 0.1, levels 1–20, seeds 0–2 (+ dense per seed).
+2. ``cora-random-p02``: random at p_weight 0.2, levels 1–20, seeds 0–2.
+3. ``cora-ugs``: UGS at p_weight 0.2 (p_graph 0.05), levels 1–20, seeds 0–2.
+4. ``cora-extra-seeds`` (+ ``-p02``): TEDDY (p_weight 0.1) and random (p_weight 0.1 and 0.2) at levels 10
+   and 20, seeds 3 and 4 (5 seeds there in all).
+5. ``ddi``: ogbl-ddi, GCN hidden 128, 2 layers, 30 epochs, lr 0.005, 1 seed: dense, TEDDY and
+   random at levels 5, 10, 20 (p_graph 0.05, p_weight 0.2) — a reduced budget, not comparable
+   to the OGB leaderboard.
+6. ``molbace``: ogbg-molbace, GIN hidden 300 (OGB's width), 5 layers, 100 epochs, lr 0.001,
+   1 seed: dense vs TEDDY level 10.
+
+All Cora steps share ``glt_cora_gcn`` (rows are keyed by method, p, level and seed). Render with
+``benchmarks/render_results.py``.
+
+    OMP_NUM_THREADS=1 nohup .venv/bin/python benchmarks/glt_reproduction.py --no-progress &
+    .venv/bin/python benchmarks/glt_reproduction.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from graphsparse.gnn import run_sweep
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CORA = {"dataset": "cora", "model": "gcn", "hidden": 512, "num_layers": 2, "epochs": 200,
+        "lr": 0.01, "weight_decay": 5e-4}
+LEVELS = list(range(1, 21))
+
+STEPS = [
+    ("cora-teddy-random", "glt_cora_gcn",
+     {**CORA, "methods": ["teddy", "random"], "levels": LEVELS, "p_graph": 0.05,
+      "p_weight": 0.1, "seeds": [0, 1, 2]}),
+    ("cora-random-p02", "glt_cora_gcn",
+     {**CORA, "methods": ["random"], "levels": LEVELS, "p_graph": 0.05, "p_weight": 0.2,
+      "seeds": [0, 1, 2]}),
+    ("cora-ugs", "glt_cora_gcn",
+     {**CORA, "methods": ["ugs"], "levels": LEVELS, "p_graph": 0.05, "p_weight": 0.2,
+      "seeds": [0, 1, 2]}),
+    ("cora-extra-seeds", "glt_cora_gcn",
+     {**CORA, "methods": ["teddy", "random"], "levels": [10, 20], "p_graph": 0.05,
+      "p_weight": 0.1, "seeds": [3, 4]}),
+    ("cora-extra-seeds-p02", "glt_cora_gcn",
+     {**CORA, "methods": ["random"], "levels": [10, 20], "p_graph": 0.05, "p_weight": 0.2,
+      "seeds": [3, 4]}),
+    ("ddi", "glt_ddi_gcn",
+     {"dataset": "ogbl-ddi", "model": "gcn", "hidden": 128, "num_layers": 2, "epochs": 30,
+      "lr": 0.005, "weight_decay": 0.0, "methods": ["teddy", "random"], "levels": [5, 10, 20],
+      "p_graph": 0.05, "p_weight": 0.2, "seeds": [0]}),
+    ("molbace", "glt_molbace_gin",
+     {"dataset": "ogbg-molbace", "model": "gin", "hidden": 300, "num_layers": 5,
+      "epochs": 100, "lr": 0.001, "weight_decay": 0.0, "methods": ["teddy"], "levels": [10],
+      "p_graph": 0.05, "p_weight": 0.2, "seeds": [0]}),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=None,
+                        help="comma list of step names (default: all, in order)")
+    parser.add_argument("--list", action="store_true", help="print the steps and exit")
+    parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    names = [name for name, _, _ in STEPS]
+    if args.list:
+        for name, folder, kwargs in STEPS:
+            print(f"{name:22s} -> results/{folder}: {kwargs}")
+        return
+    chosen = names if args.only is None else args.only.split(",")
+    unknown = [c for c in chosen if c not in names]
+    if unknown:
+        parser.error(f"unknown steps {unknown}; valid steps: {names}")
+    for name, folder, kwargs in STEPS:
+        if name not in chosen:
+            continue
+        start = time.perf_counter()
+        print(f"[{time.strftime('%H:%M:%S')}] step {name} -> {folder}", flush=True)
+        rows = run_sweep(RESULTS / folder, data_root=args.data_root,
+                         progress=not args.no_progress, **kwargs)
+        print(f"[{time.strftime('%H:%M:%S')}] step {name}: {len(rows)} rows in the folder, "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
