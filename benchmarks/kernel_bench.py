@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--note", default="", help="a sentence on the conditions, rendered")
     args = parser.parse_args()
     if args.epochs < 1 or args.repeats < 1 or args.threads < 1:
         parser.error("--epochs, --repeats and --threads must be >= 1")
@@ -91,6 +92,7 @@ def main() -> None:
         "speedup_csr_vs_dense_median": statistics.median(ratios),
         "speedup_csr_vs_dense_min": min(ratios),
         "losses_agree": agree,
+        "note": args.note,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out, lambda f: json.dump(result, f, indent=2), binary=False)

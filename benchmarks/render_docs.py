@@ -286,9 +286,10 @@ def _kernel_bench(result: dict) -> list[str]:
                      f"{r['final_loss'][-1]:.6f} |")
     lines += ["", f"CSR vs masked dense: **{result['speedup_csr_vs_dense_median']:.2f}×** median "
               f"(worst repeat {result['speedup_csr_vs_dense_min']:.2f}×); losses agree up to float "
-              f"rounding: {'yes' if result['losses_agree'] else '**no**'}. What remains is mostly "
-              "the optimiser's update of the dense raw weight tensors (masked entries included), "
-              "which the mask API keeps so that masks stay plain parametrizations."]
+              f"rounding: {'yes' if result['losses_agree'] else '**no**'}. Both arms use torch's "
+              "fused SGD step; the CSR arm still updates the dense raw weight tensors (masked "
+              "entries included) every step, which the mask API keeps so that masks stay plain "
+              "parametrizations. " + result.get("note", "")]
     return lines
 
 
