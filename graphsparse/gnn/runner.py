@@ -473,6 +473,9 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         _ints(name, [value], low)
     ds = load_dataset(dataset, data_root, split_seed=split_seed)
     model_kwargs = {"hidden": hidden, "num_layers": num_layers, **(model_options or {})}
+    if ds.num_features == 0 and "num_nodes" not in model_kwargs:
+        # a featureless graph (ogbl-ddi) learns one input embedding per node
+        model_kwargs["num_nodes"] = int(ds.data.num_nodes)
     probe = build_model(model, ds.num_features, ds.num_classes, task=ds.task, **model_kwargs)
     described = ds.describe()
     config = {"dataset": ds.name, "task": ds.task, "split_name": ds.split_name,

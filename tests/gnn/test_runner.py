@@ -169,6 +169,22 @@ def test_different_config_refused(reference, tmp_path):
     assert len(rows) == 2 * (1 + 2)
 
 
+def test_featureless_link_sweep_learns_node_embeddings(tmp_path, monkeypatch):
+    """A featureless link dataset (as ogbl-ddi) needs no model option: the runner sizes the
+    node embedding from the graph."""
+    import graphsparse.gnn.runner as runner
+    from tests.gnn.test_train import _link_dataset
+
+    link = _link_dataset(load_dataset("sbm"), features=False)
+    monkeypatch.setattr(runner, "load_dataset", lambda *args, **kwargs: link)
+    rows = run_sweep(tmp_path, methods=["teddy", "random"], levels=[2], seeds=[0],
+                     **{**TINY, "epochs": 2})
+    assert [r["method"] for r in rows] == ["dense", "teddy", "random"]
+    assert all(r["metric"] == "hits@20" and 0.0 <= r["test"] <= 1.0 for r in rows)
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["model_config"]["num_nodes"] == \
+        link.data.num_nodes
+
+
 def test_direct_targets_and_incomplete_line(tmp_path):
     rows = run_sweep(tmp_path, methods=["random", "ugs"], graph_sparsity=0.3,
                      weight_sparsity=0.5, rounds=2, seeds=[0], **TINY)
