@@ -11,12 +11,12 @@ Steps run in the order below (cheapest useful evidence first); ``--only`` picks 
 3. ``cora-ugs``: UGS at p_weight 0.2 (p_graph 0.05), levels 1–20, seeds 0–2.
 4. ``cora-extra-seeds`` (+ ``-p02``): TEDDY (p_weight 0.1) and random (p_weight 0.1 and 0.2) at levels 10
    and 20, seeds 3 and 4 (5 seeds there in all).
-5. ``ddi``: ogbl-ddi, GCN hidden 64, 2 layers, 20 epochs, lr 0.005, 1 seed: dense, TEDDY and
+5. ``molbace``: ogbg-molbace, GIN hidden 300 (OGB's width), 5 layers, 100 epochs, lr 0.001,
+   1 seed: dense vs TEDDY level 10 (~11 s per epoch on one core here).
+6. ``ddi``: ogbl-ddi, GCN hidden 64, 2 layers, 20 epochs, lr 0.005, 1 seed: dense, TEDDY and
    random at levels 5, 10, 20 (p_graph 0.05, p_weight 0.2) — a reduced budget (one epoch is 17
    full-graph steps over 2.1M message edges, ~1 min at width 128 on one core here), not
    comparable to the OGB leaderboard (OGB's recipe: width 256, 200 epochs).
-6. ``molbace``: ogbg-molbace, GIN hidden 300 (OGB's width), 5 layers, 100 epochs, lr 0.001,
-   1 seed: dense vs TEDDY level 10 (~11 s per epoch on one core here).
 
 Several copies may run at once on disjoint steps (``--only``); two copies must not share a folder.
 
@@ -56,13 +56,13 @@ STEPS = [
     ("cora-extra-seeds-p02", "glt_cora_gcn",
      {**CORA, "methods": ["random"], "levels": [10, 20], "p_graph": 0.05, "p_weight": 0.2,
       "seeds": [3, 4]}),
-    ("ddi", "glt_ddi_gcn",
-     {"dataset": "ogbl-ddi", "model": "gcn", "hidden": 64, "num_layers": 2, "epochs": 20,
-      "lr": 0.005, "weight_decay": 0.0, "methods": ["teddy", "random"], "levels": [5, 10, 20],
-      "p_graph": 0.05, "p_weight": 0.2, "seeds": [0]}),
     ("molbace", "glt_molbace_gin",
      {"dataset": "ogbg-molbace", "model": "gin", "hidden": 300, "num_layers": 5,
       "epochs": 100, "lr": 0.001, "weight_decay": 0.0, "methods": ["teddy"], "levels": [10],
+      "p_graph": 0.05, "p_weight": 0.2, "seeds": [0]}),
+    ("ddi", "glt_ddi_gcn",
+     {"dataset": "ogbl-ddi", "model": "gcn", "hidden": 64, "num_layers": 2, "epochs": 20,
+      "lr": 0.005, "weight_decay": 0.0, "methods": ["teddy", "random"], "levels": [5, 10, 20],
       "p_graph": 0.05, "p_weight": 0.2, "seeds": [0]}),
 ]
 
