@@ -242,12 +242,14 @@ class _Sweep:
 
     def dense(self, seed: int) -> tuple[TrainResult, Any]:
         """The seed's dense run and TEDDY's teacher from it (cached; node tasks: logits of every
-        node, link tasks: a LinkTeacher, graph tasks: None)."""
+        node, link tasks: a LinkTeacher, graph tasks: a GraphTeacher; None for a regression
+        target, which TEDDY cannot distil)."""
         if seed not in self._dense:
             model = self.model(seed)
             result = train_model(model, self.dataset, desc="dense", **self.train_kwargs(seed))
-            teacher = make_teacher(model, self.dataset) \
-                if self.dataset.task in ("node", "link") else None
+            distillable = self.dataset.task != "graph" \
+                or self.dataset.target in ("binary", "multiclass")
+            teacher = make_teacher(model, self.dataset) if distillable else None
             self._dense[seed] = (result, teacher)
         return self._dense[seed]
 

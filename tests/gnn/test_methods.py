@@ -22,6 +22,7 @@ from graphsparse.gnn.edge_masks import tie_directions
 from graphsparse.gnn.methods import (
     METHODS,
     Distillation,
+    GraphTeacher,
     L0Projection,
     LinkTeacher,
     UGSPenalty,
@@ -38,6 +39,7 @@ from graphsparse.gnn.methods._common import EdgeUnits, initial_state, rewind
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.scores import teddy_score
 from graphsparse.gnn.train import StepContext, TrainHooks, predict, train_model
+from tests.gnn.test_train import bace_slice  # noqa: F401  (fixture: a slice of ogbg-molbace)
 from graphsparse.masks import geometric_sparsity, kept_count
 
 P = 0.2
@@ -289,11 +291,54 @@ def test_teddy_distillation_term_and_task_check(sbm):
     p = teacher.softmax(-1)
     manual = 0.7 * (p * (p.log() - student.log_softmax(-1))).sum() / 5
     assert float(hook.extra_loss(ctx)) == pytest.approx(float(manual), rel=1e-5)
-    graph_like = dataclasses.replace(sbm, task="graph")
-    with pytest.raises(ValueError, match="node classification and link prediction"):
-        teddy(_gcn(sbm), graph_like, graph_targets=[0.1], weight_targets=[0.1], **FAST)
+    other = dataclasses.replace(sbm, task="hypergraph")
+    with pytest.raises(ValueError, match="node, link and graph tasks"):
+        teddy(_gcn(sbm), other, graph_targets=[0.1], weight_targets=[0.1], **FAST)
     with pytest.raises(ValueError, match="for node tasks but the step's task is 'link'"):
         hook.extra_loss(dataclasses.replace(ctx, task="link"))
+
+
+def test_teddy_graph_distillation_by_hand():
+    logits = torch.tensor([[0.5], [-1.0], [2.0], [0.0]])
+    batch = Data()
+    batch.g_id = torch.tensor([2, 0])
+    student = torch.tensor([[1.0], [0.0]])
+    ctx = StepContext(None, "graph", 1, 0, student, None, torch.zeros(()), {"batch": batch}, None)
+    hook = Distillation(GraphTeacher(logits, "binary"), lamb=0.5)
+    manual = 0.5 * (_bernoulli_kl(2.0, 1.0) + _bernoulli_kl(0.5, 0.0)) / 2
+    assert float(hook.extra_loss(ctx)) == pytest.approx(manual, rel=1e-5)
+    classes = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0], [0.5, 0.5, -1.0]])
+    batch.g_id = torch.tensor([1, 2])
+    student = torch.tensor([[0.0, 0.0, 1.0], [2.0, -1.0, 0.0]])
+    ctx = dataclasses.replace(ctx, out=student)
+    hook = Distillation(GraphTeacher(classes, "multiclass"), lamb=1.0)
+    p = classes[[1, 2]].softmax(-1)
+    manual = (p * (p.log() - student.log_softmax(-1))).sum() / 2
+    assert float(hook.extra_loss(ctx)) == pytest.approx(float(manual), rel=1e-5)
+    with pytest.raises(ValueError, match="regression"):
+        GraphTeacher(logits, "regression")
+    with pytest.raises(ValueError, match="graph tasks but the step's task is 'node'"):
+        hook.extra_loss(dataclasses.replace(ctx, task="node"))
+
+
+def test_teddy_graph_prediction_hits_the_counts(bace_slice):
+    ds = bace_slice
+    units = EdgeUnits(ds)
+    torch.manual_seed(0)
+    model = build_model("gin", ds.num_features, ds.num_classes, task="graph", hidden=16)
+    total = sum(t.numel() for t in M.named_tensors(model, "all").values())
+    s_g, s_w = geometric_sparsity(0.05, 10), geometric_sparsity(0.2, 10)
+    result = teddy(model, ds, graph_targets=[s_g], weight_targets=[s_w], **{**FAST, "epochs": 2})
+    assert result.graph_sparsity["kept"] == kept_count(units.count, s_g)
+    assert result.weight_sparsity["kept"] == kept_count(total, s_w)
+    assert [s["stage"] for s in result.rounds] == ["dense", "sparse"]
+    assert result.train.metric == "rocauc" and units.tied.is_symmetric(result.edge_mask)
+    # the degree score is local to each molecule: on the union (node ids offset per graph, so
+    # the first molecule's pairs come first) its scores equal the molecule's own
+    g = ds.dataset[0]
+    first = teddy_score(g.edge_index, g.num_nodes)
+    union = teddy_score(units.graph.edge_index, units.graph.num_nodes)
+    assert torch.allclose(union[: first.numel()], first)
 
 
 def _bernoulli_kl(t, s):
@@ -359,7 +404,7 @@ def test_link_distillation_term_is_the_mean_binary_kl(sbm):
     assert float(term.detach()) == pytest.approx(float(expected), rel=1e-5)
     term.backward()
     assert student.grad is not None and bool(student.grad.any())
-    with pytest.raises(ValueError, match="node logits .* or a LinkTeacher"):
+    with pytest.raises(ValueError, match="node logits .* a LinkTeacher .* GraphTeacher"):
         Distillation(torch.zeros(4))
 
 

@@ -37,6 +37,7 @@ from graphsparse.gnn.methods.baselines import (
 )
 from graphsparse.gnn.methods.teddy import (
     Distillation,
+    GraphTeacher,
     L0Projection,
     LinkTeacher,
     binary_kl,
@@ -51,6 +52,7 @@ __all__ = [
     "ITERATIVE",
     "METHODS",
     "Distillation",
+    "GraphTeacher",
     "L0Projection",
     "LinkTeacher",
     "SearchResult",

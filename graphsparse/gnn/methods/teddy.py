@@ -31,8 +31,10 @@ Pipeline (the authors' ``main_teddy.py`` / ``pruning.py``):
    weight masks are the support selected at the best-validation epoch.
 
 Scope: TEDDY counts every parameter (``weight_scope="all"``, default), biases and attention
-vectors included. Tasks: node classification and link prediction; graph tasks raise
-``ValueError``.
+vectors included. Tasks: node classification, link prediction and graph prediction (binary or
+multiclass targets; the degree score runs on the disjoint union of the dataset's graphs, so every
+edge is scored within its own graph and the kept edges are chosen globally, as UGS's graph-task
+masks).
 
 The distillation loss is TEDDY's (Seo et al., ICLR 2024, arXiv 2402.01261: ``L_task +
 λ·KL(teacher ‖ student)``, λ = ``--lamb``, default 0.1), taken from the reference
@@ -65,10 +67,10 @@ from graphsparse.gnn.methods._common import (
 from graphsparse.gnn.scores import teddy_score
 from graphsparse.gnn.train import StepContext, TrainHooks, predict, train_model
 
-__all__ = ["Distillation", "L0Projection", "LinkTeacher", "binary_kl", "make_teacher", "teddy",
-           "teacher_logits"]
+__all__ = ["Distillation", "GraphTeacher", "L0Projection", "LinkTeacher", "binary_kl",
+           "make_teacher", "teddy", "teacher_logits"]
 
-_TASKS = ("node", "link")
+_TASKS = ("node", "link", "graph")
 
 
 def binary_kl(teacher: Tensor, student: Tensor) -> Tensor:
@@ -129,31 +131,58 @@ class LinkTeacher:
         return self.model.decode(self.embeddings, pairs)
 
 
+class GraphTeacher:
+    """A trained dense graph-prediction model's outputs as TEDDY's teacher.
+
+    Args:
+        logits: ``[G, T]`` the teacher's outputs for every graph of the dataset, in dataset order
+            (:func:`~graphsparse.gnn.train.predict`); a batch looks its graphs up by ``g_id``.
+        target: the dataset's target kind, ``"binary"`` (``T`` independent binary logits,
+            distilled with :func:`binary_kl`) or ``"multiclass"`` (``T`` class logits, softmax
+            KL); regression targets have no distribution to distil and raise.
+    """
+
+    def __init__(self, logits: Tensor, target: str) -> None:
+        if target not in ("binary", "multiclass"):
+            raise ValueError(f"TEDDY distils binary or multiclass graph targets, got {target!r} "
+                             "(a regression output has no distribution to match)")
+        if not isinstance(logits, Tensor) or logits.dim() != 2:
+            raise ValueError("logits must be a [G, T] tensor of per-graph outputs")
+        self.logits, self.target = logits.detach(), target
+
+
 class Distillation(TrainHooks):
     """TEDDY's distillation term ``λ·L_dist`` (see the module documentation).
 
     Node tasks: ``KL(softmax(z_T) ‖ softmax(z_S))`` summed over all ``N`` nodes, divided by
     ``N``. Link tasks: :func:`binary_kl` of the teacher's and the student's logits of the step's
-    scored pairs ``ctx.inputs["pairs"]`` (``[2, P]``), averaged over the ``P`` pairs.
+    scored pairs ``ctx.inputs["pairs"]`` (``[2, P]``), averaged over the ``P`` pairs. Graph
+    tasks (an extension, like link tasks): the batch's graphs, looked up by ``g_id`` — binary
+    targets: :func:`binary_kl` averaged over the ``B × T`` outputs; multiclass: the softmax KL
+    summed over the ``B`` graphs, divided by ``B``.
 
     Args:
         teacher: node tasks: teacher logits ``[N, C]`` of every node; link tasks: a
-            :class:`LinkTeacher` (both from :func:`make_teacher`).
+            :class:`LinkTeacher`; graph tasks: a :class:`GraphTeacher` (all from
+            :func:`make_teacher`).
         lamb: λ >= 0 (TEDDY default 0.1).
 
     Attributes:
-        task: ``"node"`` or ``"link"``, from the teacher's type.
+        task: ``"node"``, ``"link"`` or ``"graph"``, from the teacher's type.
     """
 
-    def __init__(self, teacher: Tensor | LinkTeacher, lamb: float = 0.1) -> None:
+    def __init__(self, teacher: Tensor | LinkTeacher | GraphTeacher, lamb: float = 0.1) -> None:
         if isinstance(teacher, LinkTeacher):
             self.task, self.teacher = "link", teacher
+        elif isinstance(teacher, GraphTeacher):
+            self.task, self.teacher = "graph", teacher
         elif isinstance(teacher, Tensor) and teacher.dim() == 2:
             self.task = "node"
             self.target = F.softmax(teacher.detach().float(), dim=-1)
         else:
-            raise ValueError("teacher must be a [N, C] tensor of node logits (node tasks) or a "
-                             f"LinkTeacher (link tasks), got {type(teacher).__name__}")
+            raise ValueError("teacher must be a [N, C] tensor of node logits (node tasks), a "
+                             "LinkTeacher (link tasks) or a GraphTeacher (graph tasks), got "
+                             f"{type(teacher).__name__}")
         if isinstance(lamb, bool) or not isinstance(lamb, (int, float)) or lamb < 0:
             raise ValueError(f"lamb must be a number >= 0, got {lamb!r}")
         self.lamb = float(lamb)
@@ -162,7 +191,7 @@ class Distillation(TrainHooks):
         if ctx.task != self.task:
             raise ValueError(f"the distillation teacher is for {self.task} tasks but the step's "
                              f"task is {ctx.task!r}")
-        dist = self._node(ctx) if self.task == "node" else self._link(ctx)
+        dist = {"node": self._node, "link": self._link, "graph": self._graph}[self.task](ctx)
         return self.lamb * dist
 
     def _node(self, ctx: StepContext) -> Tensor:
@@ -178,6 +207,21 @@ class Distillation(TrainHooks):
         """Mean over the step's scored pairs of the binary KL."""
         teacher = self.teacher.logits(ctx.inputs["pairs"]).to(ctx.out.dtype)
         return binary_kl(teacher, ctx.out).mean()
+
+
+    def _graph(self, ctx: StepContext) -> Tensor:
+        """The batch's graphs: mean binary KL over outputs, or softmax KL summed over graphs
+        divided by the batch size."""
+        ids = ctx.inputs["batch"].g_id.view(-1)
+        teacher = self.teacher.logits.to(ctx.out.device)[ids].to(ctx.out.dtype)
+        if tuple(teacher.shape) != tuple(ctx.out.shape):
+            raise ValueError(f"teacher outputs of the batch have shape {tuple(teacher.shape)} "
+                             f"but the student's are {tuple(ctx.out.shape)}")
+        if self.teacher.target == "binary":
+            return binary_kl(teacher, ctx.out).mean()
+        kl = F.kl_div(F.log_softmax(ctx.out, dim=-1), F.softmax(teacher, dim=-1),
+                      reduction="sum")
+        return kl / ctx.out.size(0)
 
 
 class L0Projection(TrainHooks):
@@ -219,22 +263,25 @@ class L0Projection(TrainHooks):
 
 def _check_task(dataset: Any) -> None:
     if getattr(dataset, "task", None) not in _TASKS:
-        raise ValueError(f"TEDDY is implemented for node classification and link prediction "
+        raise ValueError(f"TEDDY is implemented for node, link and graph tasks "
                          f"(distillation on the teacher's outputs); got dataset task "
                          f"{getattr(dataset, 'task', None)!r}")
 
 
-def make_teacher(trained: nn.Module, dataset: Any) -> Tensor | LinkTeacher:
+def make_teacher(trained: nn.Module, dataset: Any) -> Tensor | LinkTeacher | GraphTeacher:
     """The distillation teacher of a trained dense model: node tasks, its logits ``[N, C]`` of
-    every node; link tasks, a :class:`LinkTeacher` (embeddings ``[N, D]`` + decoder)."""
+    every node; link tasks, a :class:`LinkTeacher` (embeddings ``[N, D]`` + decoder); graph
+    tasks, a :class:`GraphTeacher` (outputs ``[G, T]`` of every graph)."""
     _check_task(dataset)
     outputs = predict(trained, dataset)
+    if dataset.task == "graph":
+        return GraphTeacher(outputs, dataset.target)
     return outputs if dataset.task == "node" else LinkTeacher(trained, outputs)
 
 
 def teacher_logits(model: nn.Module, dataset: Any, *, epochs: int, lr: float,
                    weight_decay: float, seed: int,
-                   progress: bool = False) -> tuple[Tensor | LinkTeacher, Any]:
+                   progress: bool = False) -> tuple[Tensor | LinkTeacher | GraphTeacher, Any]:
     """TEDDY step 1: train a copy of ``model`` densely; return its teacher at the
     best-validation epoch (:func:`make_teacher`) and the
     :class:`~graphsparse.gnn.train.TrainResult`."""
@@ -248,15 +295,16 @@ def teacher_logits(model: nn.Module, dataset: Any, *, epochs: int, lr: float,
 def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
           weight_targets: list[float], weight_scope: str = "all", epochs: int = 200,
           lr: float = 0.01, weight_decay: float = 5e-4, lamb: float = 0.1, seed: int = 0,
-          teacher: Tensor | LinkTeacher | None = None, progress: bool = False,
+          teacher: Tensor | LinkTeacher | GraphTeacher | None = None, progress: bool = False,
           hooks: tuple[TrainHooks, ...] = ()) -> SearchResult:
     """Find a ticket with TEDDY (see the module documentation). One-shot: only the last entry
     of ``graph_targets``/``weight_targets`` is used.
 
     Args:
-        model: an unmasked node-classification or link-prediction model (not modified).
-        dataset: a LoadedDataset with ``task`` ``"node"`` or ``"link"`` and an undirected
-            (message-passing) graph.
+        model: an unmasked node-classification, link-prediction or graph-prediction model (not
+            modified).
+        dataset: a LoadedDataset with ``task`` ``"node"``, ``"link"`` or ``"graph"`` and
+            undirected (message-passing) graphs.
         graph_targets, weight_targets: sparsity schedules; the last entries are the targets.
         weight_scope: ``"all"`` (TEDDY's count, default) or ``"linear"``.
         epochs: epochs of the dense pre-training and of the sparse training (TEDDY: 200).
@@ -264,7 +312,8 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
         lamb: distillation weight λ (TEDDY default 0.1).
         seed: seeds both training runs.
         teacher: a precomputed teacher (:func:`make_teacher`: logits ``[N, C]`` for node
-            tasks, a :class:`LinkTeacher` for link tasks; skips the dense pre-training).
+            tasks, a :class:`LinkTeacher` for link tasks, a :class:`GraphTeacher` for graph
+            tasks; skips the dense pre-training).
         hooks: extra :class:`TrainHooks` run after the projection (e.g. to inspect steps).
 
     Returns:
