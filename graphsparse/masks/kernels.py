@@ -158,8 +158,8 @@ def csr_linear(model: nn.Module, max_density: float = 0.2) -> Iterator[list[str]
 
     >>> import torch
     >>> from graphsparse.masks import attach
-    >>> lin = attach(torch.nn.Linear(4, 3), {"weight": torch.rand(3, 4) < 0.1})
-    >>> x = torch.randn(5, 4)
+    >>> lin = attach(torch.nn.Linear(10, 10), {"weight": torch.eye(10, dtype=torch.bool)})
+    >>> x = torch.randn(5, 10)
     >>> with csr_linear(lin) as names:
     ...     y = lin(x)
     >>> names, torch.allclose(y, lin(x), atol=1e-6)
