@@ -241,7 +241,7 @@ def _glt_section(folder: Path) -> list[str]:
     cfg = summary.config
     if summary.metric is None:
         return []
-    scale = 100.0 if summary.metric == "acc" else 1.0
+    scale = 1.0 if summary.metric in ("rmse", "mae") else 100.0   # fractions shown in %
     unit = " (%)" if scale == 100.0 else ""
     lines = [
         f"## Graph lottery tickets: {cfg.get('dataset')} / {cfg.get('model')} "
