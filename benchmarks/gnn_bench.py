@@ -47,8 +47,8 @@ from torch_geometric.nn import GCNConv
 
 from _machine import cpu_model
 
-from graphsparse.masks.io import atomic_write
 from graphsparse import masks as M
+from graphsparse.masks.io import atomic_write
 from graphsparse.gnn import (
     apply_edge_mask,
     build_model,

