@@ -293,8 +293,8 @@ def _kernel_bench(result: dict) -> list[str]:
     return lines
 
 
-RENDERERS = {"kernel_bench": _kernel_bench, "masks_bench": _masks_bench, "topology_bench": _topology_bench,
-             "gnn_bench": _gnn_bench}
+RENDERERS = {"kernel_bench": _kernel_bench, "masks_bench": _masks_bench,
+             "topology_bench": _topology_bench, "gnn_bench": _gnn_bench}
 
 
 def render() -> str:

@@ -14,9 +14,9 @@ import json
 import statistics
 from pathlib import Path
 
-from graphsparse.masks.io import atomic_write
-
 import numpy as np
+
+from graphsparse.masks.io import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -172,7 +172,7 @@ def _set_section(rows: list[dict], heading: str, stem: str, why: str) -> list[st
         "",
         "Deviations from the SET tutorial protocol: MNIST-5k (4000/1000) instead of the "
         "Fashion-MNIST 2000/1000 subset; PyTorch's coupled SGD weight decay (the reference "
-        "decays decoupled, w ← w + v − 2e-4·w per step). Initial weights: "
+        f"decays decoupled, w ← w + v − {cfg['weight_decay']}·w per step). Initial weights: "
         f"{INIT[cfg.get('init', 'torch')]}. The reference column is the SET repository's "
         "Fashion-MNIST result, so it is a sanity anchor, not a like-for-like target.",
         "",
