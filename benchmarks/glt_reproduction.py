@@ -11,9 +11,12 @@ Steps run in the order below (cheapest useful evidence first); ``--only`` picks 
 3. ``cora-ugs``: UGS at p_weight 0.2 (p_graph 0.05), levels 1–20, seeds 0–2.
 4. ``cora-extra-seeds`` (+ ``-p02``): TEDDY (p_weight 0.1) and random (p_weight 0.1 and 0.2) at levels 10
    and 20, seeds 3 and 4 (5 seeds there in all).
-5. ``molbace``: ogbg-molbace, GIN hidden 300 (OGB's width), 5 layers, 100 epochs, lr 0.001,
+5. ``cora-structural``: one-shot Jaccard and Adamic–Adar edge scores with random weights
+   (p_weight 0.1) at levels 10 and 20, seeds 0–2 — the same arm as random except for the edge
+   score, so TEDDY's degree score is also compared with similarity-based structure.
+6. ``molbace``: ogbg-molbace, GIN hidden 300 (OGB's width), 5 layers, 100 epochs, lr 0.001,
    1 seed: dense vs TEDDY level 10 (~11 s per epoch on one core here).
-6. ``ddi``: ogbl-ddi, GCN hidden 64, 2 layers, 20 epochs, lr 0.005, 1 seed: dense, TEDDY and
+7. ``ddi``: ogbl-ddi, GCN hidden 64, 2 layers, 20 epochs, lr 0.005, 1 seed: dense, TEDDY and
    random at levels 5, 10, 20 (p_graph 0.05, p_weight 0.2) — a reduced budget (one epoch is 17
    full-graph steps over 2.1M message edges, ~1 min at width 128 on one core here), not
    comparable to the OGB leaderboard (OGB's recipe: width 256, 200 epochs).
@@ -56,6 +59,9 @@ STEPS = [
     ("cora-extra-seeds-p02", "glt_cora_gcn",
      {**CORA, "methods": ["random"], "levels": [10, 20], "p_graph": 0.05, "p_weight": 0.2,
       "seeds": [3, 4]}),
+    ("cora-structural", "glt_cora_gcn",
+     {**CORA, "methods": ["jaccard", "adamic_adar"], "levels": [10, 20], "p_graph": 0.05,
+      "p_weight": 0.1, "seeds": [0, 1, 2]}),
     ("molbace", "glt_molbace_gin",
      {"dataset": "ogbg-molbace", "model": "gin", "hidden": 300, "num_layers": 5,
       "epochs": 100, "lr": 0.001, "weight_decay": 0.0, "methods": ["teddy"], "levels": [10],

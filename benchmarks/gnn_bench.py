@@ -14,7 +14,16 @@ Part 2, ticket inference: wall-clock of one eval forward of the dense model on t
 the ticket (random weight masks at 88% sparsity of the linear weights attached, 64% of the
 undirected edges physically removed with ``apply_edge_mask``), plus two controls (dense weights
 on the pruned graph; masks baked into plain weights on the pruned graph) — beside the analytic
-MACs ratio of ``graph_macs``. Goal: measured speed-up >= 1.5x.
+MACs ratio of ``graph_macs``. The same pair again with GCN propagation by one sparse product per
+layer (the adjacency as a ``torch.sparse_csr`` tensor, as the trainer does: ``spmm_propagation``),
+compared with the dense model on that path. Each arm is also profiled once
+(``torch.profiler``, one forward after a warm-up): peak bytes of tensors alive during the forward
+(allocations and frees replayed in time order; kernels' internal scratch not seen), the
+storage it reads (``state_dict`` tensors — weights, masks — plus the graph), and the top
+operators by self CPU time (the cost breakdown). Goal: measured speed-up >= 1.5x.
+
+Part 2b, weight kernels (``--parts kernels``): does storing the ticket's first-layer weight as
+CSR pay off for the feature transform X·(W⊙M) with sparse bag-of-words X? (:func:`weight_kernels`)
 
 Part 3, search cost to one target level (``--parts search``): ``find_ticket`` with
 ``level=--level`` (geometric grid, p_graph 0.05, p_weight 0.2) for TEDDY (one-shot: dense
@@ -43,7 +52,9 @@ import torch
 import torch.nn.functional as F
 import torch_geometric
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from torch_geometric.nn import GCNConv
+from torch_geometric.utils import to_torch_csr_tensor
 
 from _machine import cpu_model
 
@@ -180,6 +191,44 @@ def training_overhead(ds, args) -> dict:
             "rows": rows}
 
 
+def profile_forward(fn, top: int = 5) -> dict:
+    """One profiled call of ``fn`` (after a warm-up call): peak live tensor bytes, total self
+    CPU time (ms) and the ``top`` operators by self CPU time with their share."""
+    fn()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = prof.events()
+    deltas = []  # (time µs, bytes): op allocations at the op's end, unattributed frees as they come
+    for e in events:
+        if e.name == "[memory]":
+            deltas.append((e.time_range.start, e.cpu_memory_usage))
+        elif e.self_cpu_memory_usage:
+            deltas.append((e.time_range.end, e.self_cpu_memory_usage))
+    live = peak = 0
+    for _, delta in sorted(deltas, key=lambda d: d[0]):
+        live += delta
+        peak = max(peak, live)
+    per_op: dict[str, float] = {}
+    for e in events:
+        if e.name != "[memory]":
+            per_op[e.name] = per_op.get(e.name, 0.0) + e.self_cpu_time_total
+    total = sum(per_op.values())
+    ops = sorted(per_op.items(), key=lambda kv: -kv[1])[:top]
+    return {"peak_bytes": peak, "profiled_ms": total / 1e3,
+            "top_ops": [{"op": k, "ms": v / 1e3, "share": v / total} for k, v in ops]}
+
+
+def storage_bytes(model: nn.Module, graph: torch.Tensor) -> int:
+    """Bytes of the model's state_dict tensors (weights, masks) plus the graph it propagates on
+    (``edge_index``, or a CSR adjacency's index and value arrays)."""
+    tensors = list(model.state_dict().values())
+    if graph.layout == torch.sparse_csr:
+        tensors += [graph.crow_indices(), graph.col_indices(), graph.values()]
+    else:
+        tensors.append(graph)
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
 def inference(ds, args) -> dict:
     data = ds.data
     x, ei = data.x, data.edge_index
@@ -194,6 +243,8 @@ def inference(ds, args) -> dict:
     kept_ei, _ = apply_edge_mask(ei, keep)
     macs = graph_macs(ticket, x, ei, edge_mask=keep)
     baked = M.bake(copy.deepcopy(ticket)).eval()
+    adj = to_torch_csr_tensor(ei.flip(0), size=(n, n))           # row = target, as the trainer
+    kept_adj = to_torch_csr_tensor(kept_ei.flip(0), size=(n, n))
 
     def fwd(model, edges):
         def f():
@@ -201,21 +252,29 @@ def inference(ds, args) -> dict:
                 model(x, edges)
         return f
 
-    arms = {
-        "dense": fwd(dense, ei),
-        "ticket_masked_weights_removed_edges": fwd(ticket, kept_ei),
-        "dense_weights_removed_edges": fwd(dense, kept_ei),
-        "ticket_baked_weights_removed_edges": fwd(baked, kept_ei),
+    arms = {  # name: (model, graph, baseline arm)
+        "dense": (dense, ei, "dense"),
+        "ticket_masked_weights_removed_edges": (ticket, kept_ei, "dense"),
+        "dense_weights_removed_edges": (dense, kept_ei, "dense"),
+        "ticket_baked_weights_removed_edges": (baked, kept_ei, "dense"),
+        "dense_spmm": (dense, adj, "dense_spmm"),
+        "ticket_spmm_removed_edges": (ticket, kept_adj, "dense_spmm"),
+        "ticket_baked_spmm_removed_edges": (baked, kept_adj, "dense_spmm"),
     }
-    times = interleaved(arms, args.infer_repeats, args.forwards_per_block)
-    base = times["dense"]
+    times = interleaved({k: fwd(m, g) for k, (m, g, _) in arms.items()}, args.infer_repeats,
+                        args.forwards_per_block)
     rows = []
-    for k, ts in times.items():
-        sp = [b / t for t, b in zip(ts, base)]
-        rows.append({"arm": k, "forward_s": statistics.median(ts),
+    for k, (model, graph, baseline) in arms.items():
+        sp = [b / t for t, b in zip(times[k], times[baseline])]
+        rows.append({"arm": k, "baseline": baseline, "forward_s": statistics.median(times[k]),
                      "speedup_vs_dense": statistics.median(sp),
-                     "speedup_min": min(sp), "speedup_max": max(sp)})
-        print(f"  {k}: {rows[-1]['forward_s'] * 1e3:.2f} ms, speed-up {rows[-1]['speedup_vs_dense']:.2f}x")
+                     "speedup_min": min(sp), "speedup_max": max(sp),
+                     "storage_bytes": storage_bytes(model, graph),
+                     **profile_forward(fwd(model, graph))})
+        r = rows[-1]
+        print(f"  {k}: {r['forward_s'] * 1e3:.2f} ms, speed-up {r['speedup_vs_dense']:.2f}x vs "
+              f"{baseline}, peak {r['peak_bytes'] / 2**20:.1f} MiB, top op "
+              f"{r['top_ops'][0]['op']} {r['top_ops'][0]['share']:.0%}")
     return {
         "dataset": ds.name, "feature_layout": str(x.layout), "num_nodes": n,
         "num_edges": ei.size(1), "kept_directed_edges": kept_ei.size(1),
@@ -224,7 +283,42 @@ def inference(ds, args) -> dict:
         "weight_sparsity": ws.sparsity,
         "dense_macs": macs.dense, "masked_macs": macs.masked,
         "macs_speedup": macs.dense / macs.masked, "rows": rows,
+        "date": datetime.date.today().isoformat(), "load_average_end": load(),
     }
+
+
+def weight_kernels(ds, args) -> dict:
+    """Does a sparse weight kernel pay off for the first layer's feature transform X·(W⊙M)?
+
+    X is the dataset's feature matrix (sparse CSR for bag-of-words data), W⊙M a random
+    ``in_dim × hidden`` weight at ``--weight-sparsity``. Arms, interleaved: the masked weight
+    stored dense (``X @ W``, what the ticket runs) vs the weight as CSR (``torch.sparse.mm(X,
+    W_csr)``, a sparse × sparse product, densified for the next layer). Results are compared
+    for equality first.
+    """
+    x = ds.data.x
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(x.size(1), args.hidden, generator=g)
+    w = w * (torch.rand(w.shape, generator=g) >= args.weight_sparsity)
+    w_csr = w.to_sparse_csr()
+    dense_out = x @ w
+    if not torch.allclose(dense_out, torch.sparse.mm(x, w_csr).to_dense(), atol=1e-4):
+        raise RuntimeError("sparse and dense feature transforms disagree")
+    arms = {"dense_masked_weight": lambda: x @ w,
+            "csr_weight": lambda: torch.sparse.mm(x, w_csr).to_dense()}
+    times = interleaved(arms, args.kernel_repeats, 1)
+    base = times["dense_masked_weight"]
+    rows = []
+    for k, ts in times.items():
+        sp = [b / t for t, b in zip(ts, base)]
+        rows.append({"arm": k, "seconds": statistics.median(ts),
+                     "speedup": statistics.median(sp), "speedup_min": min(sp),
+                     "speedup_max": max(sp)})
+        print(f"  {k}: {rows[-1]['seconds'] * 1e3:.1f} ms, {rows[-1]['speedup']:.2f}x")
+    return {"dataset": ds.name, "feature_layout": str(x.layout), "shape": list(x.shape),
+            "feature_nnz": int(x._nnz()) if x.layout != torch.strided else int(x.count_nonzero()),
+            "hidden": args.hidden, "weight_sparsity": args.weight_sparsity, "rows": rows,
+            "date": datetime.date.today().isoformat(), "load_average_end": load()}
 
 
 def search_cost(ds, args) -> dict:
@@ -251,7 +345,7 @@ def search_cost(ds, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["Cora"])
-    parser.add_argument("--infer-datasets", nargs="+", default=["Cora"])
+    parser.add_argument("--infer-datasets", nargs="+", default=["Cora", "coauthor-cs"])
     parser.add_argument("--hidden", type=int, default=512)
     parser.add_argument("--blocks", type=int, default=15, help="interleaved blocks per arm")
     parser.add_argument("--epochs-per-block", type=int, default=5)
@@ -259,8 +353,10 @@ def main() -> None:
     parser.add_argument("--forwards-per-block", type=int, default=5)
     parser.add_argument("--graph-sparsity", type=float, default=0.64)
     parser.add_argument("--weight-sparsity", type=float, default=0.88)
-    parser.add_argument("--parts", nargs="+", default=["train", "infer"],
-                        choices=["train", "infer", "search"])
+    parser.add_argument("--parts", nargs="+", default=["train", "infer", "kernels"],
+                        choices=["train", "infer", "kernels", "search"])
+    parser.add_argument("--kernel-repeats", type=int, default=5,
+                        help="interleaved repeats of the feature-transform kernel comparison")
     parser.add_argument("--merge", action="store_true",
                         help="keep the parts not run from the existing --out JSON")
     parser.add_argument("--level", type=int, default=20)
@@ -274,6 +370,7 @@ def main() -> None:
 
     old = json.loads(args.out.read_text()) if args.merge and args.out.exists() else {}
     training, infer, search = old.get("training", []), old.get("inference", []), old.get("search")
+    kernels = old.get("weight_kernels", [])
     if "train" in args.parts:
         training = []
         for name in args.datasets:
@@ -284,6 +381,11 @@ def main() -> None:
         for name in args.infer_datasets:
             print(f"ticket inference on {name}")
             infer.append(inference(load_dataset(name), args))
+    if "kernels" in args.parts:
+        kernels = []
+        for name in args.infer_datasets:
+            print(f"feature-transform kernels on {name}")
+            kernels.append(weight_kernels(load_dataset(name), args))
     if "search" in args.parts:
         print("search cost on Cora")
         search = search_cost(load_dataset("Cora"), args)
@@ -314,6 +416,7 @@ def main() -> None:
         },
         "training": training,
         "inference": infer,
+        "weight_kernels": kernels,
         "search": search,
     }
     if old and not ("train" in args.parts and "infer" in args.parts):
