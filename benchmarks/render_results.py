@@ -261,16 +261,7 @@ def _glt_goal(summary) -> list[str]:
     unit = "" if scale == 1.0 else " percentage point(s)"
     lines = [f"Extreme tickets (highest joint sparsity with mean test {summary.metric} within "
              f"{scale * summary.epsilon:g}{unit} of dense {scale * dense['test_mean']:.2f}):"]
-    for method, g in summary.extremes.items():
-        if g is None:
-            lines.append(f"- {method}: none")
-            continue
-        extra = ""
-        if g["isolated_nodes"] is not None:
-            extra = f", {g['isolated_nodes']:.0f} isolated nodes"
-        lines.append(f"- {method} level {g['level']} (p_θ {g['p_weight']}): graph "
-                     f"{100 * g['graph_sparsity']:.2f}%, weight {100 * g['weight_sparsity']:.2f}% "
-                     f"({g['weight_scope']}), {scale * g['test_mean']:.2f}{extra}")
+    lines += [f"- {method}: {summary.describe_extreme(method)}" for method in summary.extremes]
     joint = [g for g in summary.groups
              if g["graph_sparsity"] >= GOAL_GRAPH and g["weight_sparsity"] >= GOAL_WEIGHT]
     if joint and summary.metric not in LOWER_IS_BETTER:

@@ -102,20 +102,28 @@ class Summary:
                      f"ε = {eps}):")
         if self.dense is None:
             lines.append("  no dense baseline in this sweep")
-        for method, g in self.extremes.items():
-            if g is None:
-                lines.append(f"  {method:<12} none within ε of dense")
-                continue
-            extra = ""
-            if g["isolated_nodes"] is not None:
-                extra = (f", isolated nodes {g['isolated_nodes']:.1f}, kept-graph edge "
-                         f"homophily {g['homophily']:.3f}")
-            lines.append(f"  {method:<12} level {g['level']}: s_graph "
-                         f"{100 * g['graph_sparsity']:.2f}%, s_weight "
-                         f"{100 * g['weight_sparsity']:.2f}% ({g['weight_scope']}), test "
-                         f"{scale * g['test_mean']:.2f} ± {scale * g['test_std']:.2f}"
-                         f"{unit} vs dense {scale * self.dense['test_mean']:.2f}{unit}{extra}")
+        for method in self.extremes:
+            lines.append(f"  {method:<12} {self.describe_extreme(method)}")
         return "\n".join(lines)
+
+    def describe_extreme(self, method: str) -> str:
+        """One line on ``method``'s extreme ticket: level, realised sparsities, test metric vs
+        dense, isolated nodes and kept-graph homophily where the rows have them."""
+        g = self.extremes.get(method)
+        if g is None or self.dense is None:
+            return "none within ε of dense"
+        unit = "%" if self.metric not in LOWER_IS_BETTER else ""
+        scale = 100.0 if unit else 1.0
+        extra = ""
+        if g["isolated_nodes"] is not None:
+            extra = f", isolated nodes {g['isolated_nodes']:.1f}"
+        if g["homophily"] is not None:
+            extra += f", kept-graph edge homophily {g['homophily']:.3f}"
+        return (f"level {g['level']} (p_weight {g['p_weight']}): s_graph "
+                f"{100 * g['graph_sparsity']:.2f}%, s_weight {100 * g['weight_sparsity']:.2f}% "
+                f"({g['weight_scope']}), test {scale * g['test_mean']:.2f} ± "
+                f"{scale * g['test_std']:.2f}{unit} vs dense "
+                f"{scale * self.dense['test_mean']:.2f}{unit}{extra}")
 
 
 def _group(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -243,6 +243,10 @@ def test_summary_extreme_rule(tmp_path):
     assert summarise(tmp_path, epsilon=0.03).extremes["ugs"]["level"] == 3
     text = str(summary)
     assert "ε = 1 percentage point(s)" in text and "none within ε of dense" in text
+    assert summary.describe_extreme("ugs") == (
+        "level 2 (p_weight 0.2): s_graph 20.00%, s_weight 40.00% (linear), test 80.05 ± 0.07% "
+        "vs dense 81.00%, isolated nodes 4.0, kept-graph edge homophily 0.500")
+    assert summary.describe_extreme("random") == "none within ε of dense"
     png = plot(tmp_path, tmp_path / "plot.png", summary=summary)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(FileNotFoundError, match="holds no sweep"):
