@@ -238,7 +238,10 @@ def _propagation_note(folder: Path) -> list[str]:
 GLT_CONTEXT = {
     "glt_cora_gcn": "Reference: dense GCN on Cora 81.03 ± 0.64 over 20 seeds (UGS co-author, "
                     "glt.md); TEDDY reports staying at or above dense up to level 20 (64.15% "
-                    "graph / 87.84% weight sparsity at p_θ 0.1; per-level values unverified).",
+                    "graph / 87.84% weight sparsity at p_θ 0.1; per-level values unverified). "
+                    "Jaccard and Adamic–Adar give the same ticket at level 10: 2,434 of Cora's "
+                    "5,278 undirected edges (46%) have no common neighbour, so both scores are "
+                    "0 on every edge pruned up to 40% and the tie order is the same.",
     "glt_ddi_gcn": "Reduced budget that fits this 2-core machine (width 64, 20 epochs, 1 seed; "
                    "OGB's recipe is width 256 for 200 epochs): not comparable to the OGB "
                    "leaderboard; the edge mask acts on the message-passing graph only.",
@@ -246,11 +249,11 @@ GLT_CONTEXT = {
                        "molecule's edges scored and masked, graph sparsity over all molecules' "
                        "edges together.",
 }
-#: Issue 4's joint goal for a ticket: s_graph >= 60% and s_weight >= 85% with metric >= dense.
-GOAL_GRAPH, GOAL_WEIGHT = 0.60, 0.85
+#: Issue 4's joint goal for the Cora sweep: s_graph >= 60% and s_weight >= 85% at >= dense.
+GOAL_GRAPH, GOAL_WEIGHT, GOAL_SWEEPS = 0.60, 0.85, ("glt_cora_gcn",)
 
 
-def _glt_goal(summary) -> list[str]:
+def _glt_goal(summary, folder: Path) -> list[str]:
     """Extreme tickets, the joint goal and the search cost at the deepest level, in words."""
     from graphsparse.gnn.report import LOWER_IS_BETTER
 
@@ -264,7 +267,7 @@ def _glt_goal(summary) -> list[str]:
     lines += [f"- {method}: {summary.describe_extreme(method)}" for method in summary.extremes]
     joint = [g for g in summary.groups
              if g["graph_sparsity"] >= GOAL_GRAPH and g["weight_sparsity"] >= GOAL_WEIGHT]
-    if joint and summary.metric not in LOWER_IS_BETTER:
+    if joint and folder.name in GOAL_SWEEPS:
         best = max(joint, key=lambda g: g["test_mean"])
         verdict = "met" if best["test_mean"] >= dense["test_mean"] else "not met"
         lines += ["", f"Goal (issue 4): a ticket with graph sparsity ≥ {100 * GOAL_GRAPH:.0f}% "
@@ -332,7 +335,7 @@ def _glt_section(folder: Path) -> list[str]:
                      f"{100 * g['graph_sparsity']:.2f} | "
                      f"{100 * g['weight_sparsity']:.2f} | {g.get('weight_scope', '')} | "
                      f"{scale * g['test_mean']:.2f}{std} | {g['n']} | {iso} | {hom} |")
-    lines += [""] + _glt_goal(summary)
+    lines += [""] + _glt_goal(summary, folder)
     FIGURES.mkdir(parents=True, exist_ok=True)
     figure = FIGURES / f"{folder.name}.png"
     plot(folder, figure, summary=summary)
