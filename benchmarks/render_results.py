@@ -244,7 +244,11 @@ GLT_CONTEXT = {
                     "0 on every edge pruned up to 40% and the tie order is the same.",
     "glt_ddi_gcn": "Reduced budget that fits this 2-core machine (width 64, 20 epochs, 1 seed; "
                    "OGB's recipe is width 256 for 200 epochs): not comparable to the OGB "
-                   "leaderboard; the edge mask acts on the message-passing graph only.",
+                   "leaderboard; the edge mask acts on the message-passing graph only. "
+                   "ogbl-ddi has no node features: the model's input is a learned node "
+                   "embedding, which TEDDY's weight scope \"all\" prunes and random's "
+                   "\"linear\" scope does not, so the two arms differ in more than their "
+                   "scores here.",
     "glt_molbace_gin": "OGB's GIN recipe (5 layers, width 300) for 100 epochs, 1 seed; every "
                        "molecule's edges scored and masked, graph sparsity over all molecules' "
                        "edges together.",
