@@ -300,13 +300,13 @@ def _glt_goal(summary, folder: Path) -> list[str]:
 
 
 def _glt_section(folder: Path) -> list[str]:
-    from graphsparse.gnn.report import plot, summarise
+    from graphsparse.gnn.report import LOWER_IS_BETTER, plot, summarise
 
     summary = summarise(folder)
     cfg = summary.config
     if summary.metric is None:
         return []
-    scale = 1.0 if summary.metric in ("rmse", "mae") else 100.0   # fractions shown in %
+    scale = 1.0 if summary.metric in LOWER_IS_BETTER else 100.0   # fractions shown in %
     unit = " (%)" if scale == 100.0 else ""
     context = [GLT_CONTEXT[folder.name], ""] if folder.name in GLT_CONTEXT else []
     lines = [
