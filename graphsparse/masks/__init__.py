@@ -18,7 +18,7 @@ plus :mod:`~graphsparse.masks.attach` (parametrize-based masking of modules),
 :mod:`~graphsparse.masks.io` (safe, atomic, checksummed files). See docs/masks.md.
 """
 
-from ._checks import as_generator
+from graphsparse.checks import as_generator
 from .algebra import hamming, iou, kept_fraction, mask_and, mask_difference, mask_or
 from .attach import (
     BinaryMask,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ._checks import check_mask_dict, check_same_keys_and_shapes
+from graphsparse.checks import check_mask_dict, check_same_keys_and_shapes
 
 __all__ = ["mask_and", "mask_or", "mask_difference", "iou", "hamming", "kept_fraction"]
 

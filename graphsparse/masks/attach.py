@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ._checks import check_mask_dict
+from graphsparse.checks import check_mask_dict
 
 __all__ = [
     "BinaryMask",

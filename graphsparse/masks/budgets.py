@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 
-from ._checks import check_density
+from graphsparse.checks import check_density
 
 __all__ = ["layer_densities", "erdos_renyi_density"]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import check_mask_dict
+from graphsparse.checks import check_mask_dict
 
 __all__ = [
     "CorruptFileError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._checks import check_sparsity
+from graphsparse.checks import check_sparsity
 
 __all__ = ["OneShot", "Geometric", "Polynomial", "geometric_sparsity"]
 

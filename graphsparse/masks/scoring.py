@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from ._checks import as_generator, check_tensor_dict
+from graphsparse.checks import as_generator, check_tensor_dict
 from .attach import bake, named_tensors
 
 __all__ = [

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from ._checks import (
+from graphsparse.checks import (
     ROUNDING_EPS,
     as_generator,
     check_mask_dict,

@@ -94,7 +94,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="only for method='er'"):
         layer_densities(MLP, epsilon=2, method="erk")
     for bad in (0.0, -0.1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match=r"density must be in \(0, 1\]"):
+        with pytest.raises(ValueError, match=r"density must be a number in \(0, 1\]"):
             layer_densities(MLP, density=bad)
     with pytest.raises(ValueError, match="method must be one of"):
         layer_densities(MLP, density=0.1, method="pyramid")

@@ -188,7 +188,7 @@ def test_edge_mask_is_just_a_1d_mask():
 
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan")])
 def test_bad_sparsity(bad):
-    with pytest.raises(ValueError, match="sparsity must be in \\[0, 1\\)"):
+    with pytest.raises(ValueError, match="sparsity must be a number in \\[0, 1\\)"):
         topk_masks({"a": torch.ones(3)}, bad)
 
 
