@@ -58,18 +58,18 @@ from torch_geometric.utils import to_torch_csr_tensor
 
 from _machine import cpu_model
 
-from graphsparse import masks as M
-from graphsparse.masks.io import atomic_write
+from graphsparse.fileio import atomic_write
 from graphsparse.gnn import (
     apply_edge_mask,
     build_model,
+    count_graph_sparsity,
+    count_weight_sparsity,
     edge_mask,
     graph_macs,
-    graph_sparsity,
     load_dataset,
     tie_directions,
-    weight_sparsity,
 )
+from graphsparse.masks import attach, bake, random_scores, topk_masks
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gnn_bench.json"
 
@@ -99,8 +99,8 @@ class PlainGCN(nn.Module):
 
 
 def random_weight_masks(model: nn.Module, sparsity: float, seed: int) -> dict:
-    return M.topk_masks(M.random_scores(model, seed=seed, scope="linear"), sparsity,
-                        scope="global")
+    return topk_masks(random_scores(model, seed=seed, scope="linear"), sparsity,
+                      scope="global")
 
 
 def random_edge_keep(edge_index: torch.Tensor, num_nodes: int, sparsity: float,
@@ -156,7 +156,7 @@ def training_overhead(ds, args) -> dict:
     def ours(kind: str, keep_fraction: float = 1.0):
         torch.manual_seed(0)
         m = build_model("gcn", ds.num_features, ds.num_classes, hidden=args.hidden)
-        M.attach(m, random_weight_masks(m, 0.5, seed=1))
+        attach(m, random_weight_masks(m, 0.5, seed=1))
         if kind == "remove":
             keep = (torch.ones(ei.size(1), dtype=torch.bool) if keep_fraction == 1.0
                     else random_edge_keep(ei, n, 1 - keep_fraction, seed=2))
@@ -170,7 +170,7 @@ def training_overhead(ds, args) -> dict:
     b_model, _hb = ours("remove")
     b50_model, _hb50 = ours("remove", 0.5)
     c_model, _hc = ours("message")
-    ws = weight_sparsity(b_model, "linear")
+    ws = count_weight_sparsity(b_model, "linear")
     arms = {
         "a_plain_pyg": make_step(plain, x, ei, y, tm),
         "b_masked_remove": make_step(b_model, x, ei, y, tm),
@@ -236,13 +236,13 @@ def inference(ds, args) -> dict:
     torch.manual_seed(0)
     dense = build_model("gcn", ds.num_features, ds.num_classes, hidden=args.hidden).eval()
     ticket = copy.deepcopy(dense)
-    M.attach(ticket, random_weight_masks(ticket, args.weight_sparsity, seed=1))
+    attach(ticket, random_weight_masks(ticket, args.weight_sparsity, seed=1))
     keep = random_edge_keep(ei, n, args.graph_sparsity, seed=2)
-    gs = graph_sparsity(ei, keep, num_nodes=n)
-    ws = weight_sparsity(ticket, "linear")
+    gs = count_graph_sparsity(ei, keep, num_nodes=n)
+    ws = count_weight_sparsity(ticket, "linear")
     kept_ei, _ = apply_edge_mask(ei, keep)
     macs = graph_macs(ticket, x, ei, edge_mask=keep)
-    baked = M.bake(copy.deepcopy(ticket)).eval()
+    baked = bake(copy.deepcopy(ticket)).eval()
     adj = to_torch_csr_tensor(ei.flip(0), size=(n, n))           # row = target, as the trainer
     kept_adj = to_torch_csr_tensor(kept_ei.flip(0), size=(n, n))
 

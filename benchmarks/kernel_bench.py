@@ -2,7 +2,7 @@
 
 SET's benchmark network (MLP 784-1000-1000-1000-10, Erdős–Rényi ε = 13, SET ζ = 0.3 after each
 epoch) on MNIST-5k (4000 training digits, batch 40, SGD momentum 0.9, weight decay 2e-4,
-dropout 0.2) trained with ``graphsparse.topology.models.train`` under ``kernel="dense"``
+dropout 0.2) trained with ``graphsparse.topology.training.train`` under ``kernel="dense"``
 (``torch.where`` masking + dense ``F.linear``) and ``kernel="csr"``
 (:func:`graphsparse.masks.csr_linear`), plus the unmasked dense MLP as a reference. The arms run
 interleaved, ``--repeats`` times, ``--epochs`` epochs each, on ``--threads`` threads; the ratio is
@@ -28,9 +28,9 @@ import torch
 
 from _machine import cpu_model
 
-from graphsparse.masks.io import atomic_write
+from graphsparse.fileio import atomic_write
 from graphsparse.topology.dynamic import SET
-from graphsparse.topology.models import SparseMLP, load_mnist5k, train
+from graphsparse.topology import SparseMLP, load_mnist5k, train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kernel_bench.json"
 WIDTHS = [784, 1000, 1000, 1000, 10]

@@ -27,7 +27,7 @@ import torch
 from _machine import cpu_model
 
 from graphsparse.masks import kept_count, topk_masks
-from graphsparse.masks.io import atomic_write
+from graphsparse.fileio import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results" / "masks_bench.json"
 

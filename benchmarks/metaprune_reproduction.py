@@ -28,12 +28,12 @@ from pathlib import Path
 
 import torch
 
-from graphsparse.masks.io import append_jsonl, read_jsonl
+from graphsparse.fileio import append_jsonl, read_jsonl
 from graphsparse.paths import cache_root
-from graphsparse.topology.metanet import MetaNetwork, load_metanet, save_metanet
-from graphsparse.topology.metanet.compare import compare_pruning, mean_polarisation, tasks_of
-from graphsparse.topology.metanet.train import meta_train
-from graphsparse.topology.metanet.zoo import default_specs, make_zoo
+from graphsparse.metaprune import MetaNetwork, load_metanet, save_metanet
+from graphsparse.metaprune.compare import compare_pruning, mean_polarisation, tasks_of
+from graphsparse.metaprune.train import meta_train
+from graphsparse.metaprune.zoo import default_specs, make_zoo
 
 OUT = Path(__file__).resolve().parent / "results" / "metaprune_zoo"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from graphsparse.masks.io import atomic_write
+from graphsparse.fileio import atomic_write
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

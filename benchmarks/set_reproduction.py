@@ -13,7 +13,7 @@ uses torch's fused SGD step (recorded as ``kernel`` and ``sgd`` in each row; row
 keys ran masked dense products and per-op SGD updates: the same computation up to float rounding).
 
 Loss: SET's reference gradient (``loss="mse_set"``: output delta ``(y − t)·σ'(y)`` per output, see
-:func:`graphsparse.topology.models.set_mse_surrogate`). *Weight decay: PyTorch's coupled SGD decay
+:func:`graphsparse.topology.training.set_mse_surrogate`). *Weight decay: PyTorch's coupled SGD decay
 (the reference decays decoupled, ``w ← w + v − 2e-4·w`` per step).
 
 Earlier sweeps kept and rendered: ``results/set_mnist5k_torch_init.jsonl`` (PyTorch's default init,
@@ -39,10 +39,10 @@ from pathlib import Path
 
 import torch
 
-from graphsparse import masks as M
-from graphsparse.masks.io import append_jsonl
+from graphsparse.masks import masks_of, sparsity_report
+from graphsparse.fileio import append_jsonl
 from graphsparse.topology.dynamic import SET
-from graphsparse.topology.models import SparseMLP, load_mnist5k, train
+from graphsparse.topology import SparseMLP, load_mnist5k, train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "set_mnist5k.jsonl"
 ARMS = ("set", "static", "dense")
@@ -69,7 +69,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def hidden_degrees(net: SparseMLP) -> list[int]:
     """Total degree (fan-in + fan-out) of every hidden neuron, layer by layer."""
-    masks = M.masks_of(net)
+    masks = masks_of(net)
     names = net.layer_names
     degrees = []
     for i in range(len(names) - 1):
@@ -96,7 +96,7 @@ def run_one(arm: str, seed: int, cfg: dict, data, progress: bool) -> dict:
                     batch_size=cfg["batch_size"], optimizer="sgd", momentum=cfg["momentum"],
                     weight_decay=cfg["weight_decay"], loss=cfg["loss"], seed=seed,
                     set_callback=callback, eval_train=False, kernel=kernel, progress=progress)
-    report = M.sparsity_report(net, "linear")
+    report = sparsity_report(net, "linear")
     return {"arm": arm, "seed": seed, "config": cfg,
             "final_test_acc": history[-1]["test_acc"],
             "max_test_acc": max(r["test_acc"] for r in history),

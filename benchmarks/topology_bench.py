@@ -68,9 +68,9 @@ import scipy
 import torch
 from _machine import cpu_model
 
-from graphsparse.masks.io import atomic_write
+from graphsparse.fileio import atomic_write
 from graphsparse.topology import NetworkGraph, erdos_renyi_mask, report
-from graphsparse.topology import metrics as M
+from graphsparse.topology import metrics
 
 try:  # optional, GPL: never a dependency of graphsparse; only used when already importable
     import igraph as ig
@@ -182,18 +182,18 @@ def edge_arrays(masks: list[np.ndarray], offsets: np.ndarray) -> tuple[np.ndarra
 # ------------------------------------------------------------------------------- graphsparse side
 def gs_metrics(sources: np.ndarray, seed: int) -> dict[str, Callable[[NetworkGraph], Any]]:
     def degrees(g):
-        din, dout = M.in_degree(g), M.out_degree(g)
-        return din, dout, M.degree_histogram(din), M.degree_histogram(dout)
+        din, dout = metrics.in_degree(g), metrics.out_degree(g)
+        return din, dout, metrics.degree_histogram(din), metrics.degree_histogram(dout)
 
     def comps(g):
-        return M.components(g).sizes
+        return metrics.components(g).sizes
 
     def spl(g):
-        return M.mean_shortest_path(g, sources=len(sources), seed=seed)
+        return metrics.mean_shortest_path(g, sources=len(sources), seed=seed)
 
-    return {"degrees": degrees, "components": comps, "paths": M.path_counts,
-            "dead_neurons": M.dead_neurons, "effective_sparsity": M.effective_sparsity,
-            "shortest_paths": spl, "four_cycles": M.four_cycles}
+    return {"degrees": degrees, "components": comps, "paths": metrics.path_counts,
+            "dead_neurons": metrics.dead_neurons, "effective_sparsity": metrics.effective_sparsity,
+            "shortest_paths": spl, "four_cycles": metrics.four_cycles}
 
 
 # ---------------------------------------------------------------------------------- networkx side
@@ -421,7 +421,7 @@ def bench_net(name: str, spec: dict[str, Any], args: argparse.Namespace, log: Ca
     gc.collect()
     t_cold, g = timed(fresh)
     warm = [timed(fresh)[0] for _ in range(args.repeats)]
-    ours_values["build"] = (g.num_nodes, M.num_edges(g))
+    ours_values["build"] = (g.num_nodes, metrics.num_edges(g))
     rows["build"] = {"graphsparse_s": t_cold, "graphsparse_warm_s": statistics.median(warm)}
     for metric, fn in gs_metrics(sources, args.seed).items():
         g = fresh()

@@ -120,26 +120,18 @@ def _names(text: str) -> list[str]:
 
 
 def _glt_run(args: argparse.Namespace) -> int:
-    from graphsparse.gnn.runner import run_sweep
+    from graphsparse.gnn.experiment.sweep import run_sweep
 
-    direct = args.graph_sparsity is not None or args.weight_sparsity is not None
-    if direct == (args.levels is not None):
-        raise SystemExit("graphsparse glt run: give either --levels (with --p-graph, "
-                         "--p-weight) or --graph-sparsity / --weight-sparsity")
-    if direct and (args.p_graph is not None or args.p_weight is not None):
-        raise SystemExit("graphsparse glt run: --p-graph / --p-weight go with --levels")
-    grid = ({"levels": args.levels,
-             "p_graph": 0.05 if args.p_graph is None else args.p_graph,
-             "p_weight": 0.2 if args.p_weight is None else args.p_weight}
-            if not direct else {"graph_sparsity": args.graph_sparsity,
-                                "weight_sparsity": args.weight_sparsity, "rounds": args.rounds})
     try:
         rows = run_sweep(args.out, dataset=args.dataset, data_root=args.data_root,
                          model=args.model, methods=args.method, seeds=args.seeds,
                          epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                          hidden=args.hidden, num_layers=args.num_layers,
                          weight_scope=args.weight_scope, split_seed=args.split_seed,
-                         progress=not args.no_progress, **grid)
+                         progress=not args.no_progress, levels=args.levels,
+                         p_graph=args.p_graph, p_weight=args.p_weight,
+                         graph_sparsity=args.graph_sparsity,
+                         weight_sparsity=args.weight_sparsity, rounds=args.rounds)
     except ValueError as e:
         raise SystemExit(f"graphsparse glt run: {e}")
     except OSError as e:  # DatasetNotFoundError, a failed download, an unwritable --out
@@ -152,7 +144,7 @@ def _glt_run(args: argparse.Namespace) -> int:
 def _glt_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from graphsparse.gnn.report import plot, summarise
+    from graphsparse.gnn.experiment.report import plot, summarise
 
     try:
         summary = summarise(args.dir, epsilon=args.epsilon)
@@ -228,8 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--p-weight", type=float, help="weights pruned per level (default 0.2)")
     run.add_argument("--graph-sparsity", type=float, help="direct graph target in [0, 1)")
     run.add_argument("--weight-sparsity", type=float, help="direct weight target in [0, 1)")
-    run.add_argument("--rounds", type=int, default=20,
-                     help="UGS/IMP rounds to reach direct targets")
+    run.add_argument("--rounds", type=int,
+                     help="UGS/IMP rounds to reach direct targets (default 20)")
     run.add_argument("--seeds", type=_int_list, default=[0], help="e.g. 0,1,2 or 0-4")
     run.add_argument("--out", required=True, help="sweep folder (config.json, results.jsonl)")
     run.add_argument("--epochs", type=int, default=200, help="epochs per training run")
@@ -294,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _metaprune_zoo(args: argparse.Namespace) -> int:
-    from graphsparse.topology.metanet.zoo import default_specs, make_zoo
+    from graphsparse.metaprune.zoo import default_specs, make_zoo
 
     try:
         zoo = make_zoo(args.root, default_specs(args.size, args.seed), progress=not args.no_progress)
@@ -309,10 +301,10 @@ def _metaprune_zoo(args: argparse.Namespace) -> int:
 def _metaprune_train(args: argparse.Namespace) -> int:
     import torch
 
-    from graphsparse.topology.metanet import MetaNetwork, save_metanet
-    from graphsparse.topology.metanet.compare import mean_polarisation, tasks_of
-    from graphsparse.topology.metanet.train import meta_train
-    from graphsparse.topology.metanet.zoo import load_zoo
+    from graphsparse.metaprune import MetaNetwork, save_metanet
+    from graphsparse.metaprune.compare import mean_polarisation, tasks_of
+    from graphsparse.metaprune.train import meta_train
+    from graphsparse.metaprune.zoo import load_zoo
 
     try:
         zoo = load_zoo(args.zoo)
@@ -339,9 +331,9 @@ def _metaprune_train(args: argparse.Namespace) -> int:
 
 
 def _metaprune_prune(args: argparse.Namespace) -> int:
-    from graphsparse.topology.metanet import load_metanet
-    from graphsparse.topology.metanet.compare import compare_pruning, summary_table
-    from graphsparse.topology.metanet.zoo import load_zoo
+    from graphsparse.metaprune import load_metanet
+    from graphsparse.metaprune.compare import compare_pruning, summary_table
+    from graphsparse.metaprune.zoo import load_zoo
 
     try:
         metanet, meta = load_metanet(args.metanet)

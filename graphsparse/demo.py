@@ -19,7 +19,23 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from graphsparse import masks as M
+from graphsparse.masks import (
+    Geometric,
+    attach,
+    bake,
+    gradient_scores,
+    layer_densities,
+    load_masks,
+    macs,
+    magnitude_scores,
+    named_tensors,
+    random_scores,
+    save_masks,
+    snip_scores,
+    sparsity_report,
+    synflow_scores,
+    topk_masks,
+)
 
 
 def _digits(seed: int = 0):
@@ -75,18 +91,30 @@ def run(out_dir: str | Path = "runs/demo", seed: int = 0, epochs: int = 15) -> d
     dense_acc = _accuracy(dense, test)
     print(f"dense MLP: test accuracy {dense_acc:.3f} after {epochs} epochs")
 
-    shapes = {n: tuple(t.shape) for n, t in M.named_tensors(dense, "linear").items()}
-    erk = M.layer_densities(shapes, density=0.1, method="erk")
+    rows = _one_shot_part(dense, train, test, seed)
+    model, masks, rounds = _imp_part(theta0, train, test, seed, epochs)
+    path = _mask_file_part(model, masks, test, out_dir, seed)
+    topology = _topology_part(out_dir, seed, epochs=max(1, epochs // 5))
+    glt = _glt_part(out_dir, seed, epochs=max(5, 2 * epochs))
+    print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    return {"dense_acc": dense_acc, "one_shot": rows, "imp": rounds, "mask_file": str(path),
+            "topology": topology, "glt": glt}
+
+
+def _one_shot_part(dense: nn.Module, train, test, seed: int) -> list[dict]:
+    """ERK budget, then one-shot pruning of the trained net by five scorers, then fine-tuning."""
+    shapes = {n: tuple(t.shape) for n, t in named_tensors(dense, "linear").items()}
+    erk = layer_densities(shapes, density=0.1, method="erk")
     print("\nERK budget for 10% overall density (RigL): "
           + ", ".join(f"{n}: {d:.3f}" for n, d in erk.items()))
 
     x, y = train
     scorers = {
-        "magnitude": lambda m: M.magnitude_scores(m),
-        "random": lambda m: M.random_scores(m, seed=seed),
-        "|w*grad|": lambda m: M.gradient_scores(m, lambda net: F.cross_entropy(net(x), y)),
-        "SNIP": lambda m: M.snip_scores(m, lambda net: F.cross_entropy(net(x), y)),
-        "SynFlow": lambda m: M.synflow_scores(m, (64,)),
+        "magnitude": lambda m: magnitude_scores(m),
+        "random": lambda m: random_scores(m, seed=seed),
+        "|w*grad|": lambda m: gradient_scores(m, lambda net: F.cross_entropy(net(x), y)),
+        "SNIP": lambda m: snip_scores(m, lambda net: F.cross_entropy(net(x), y)),
+        "SynFlow": lambda m: synflow_scores(m, (64,)),
     }
     arms = {f"{name} (global)": (scorer, "global", 0.9) for name, scorer in scorers.items()}
     arms["magnitude (ERK)"] = (scorers["magnitude"], "local", {n: 1 - d for n, d in erk.items()})
@@ -95,56 +123,64 @@ def run(out_dir: str | Path = "runs/demo", seed: int = 0, epochs: int = 15) -> d
     print(f"  {'scorer (selection)':<20} {'kept':>7} {'acc (pruned)':>13} {'acc (fine-tuned)':>17}")
     for name, (scorer, scope, sparsity) in arms.items():
         model = copy.deepcopy(dense)
-        masks = M.topk_masks(scorer(model), sparsity, scope=scope)
-        M.attach(model, masks)
+        masks = topk_masks(scorer(model), sparsity, scope=scope)
+        attach(model, masks)
         pruned = _accuracy(model, test)
         _train(model, train, 5, seed)
         tuned = _accuracy(model, test)
         kept = sum(int(m.sum()) for m in masks.values())
         rows.append({"scorer": name, "kept": kept, "pruned_acc": pruned, "finetuned_acc": tuned})
         print(f"  {name:<20} {kept:>7} {pruned:>13.3f} {tuned:>17.3f}")
+    return rows
 
+
+def _imp_part(theta0: dict, train, test, seed: int, epochs: int
+              ) -> tuple[nn.Module, dict[str, torch.Tensor], list[dict]]:
+    """Four rounds of lottery-ticket iterative magnitude pruning with rewinding to ``theta0``;
+    returns the last round's model and masks, and one row per round."""
     print("\nlottery-ticket style iterative magnitude pruning (rate 0.5 per round, rewind to θ0,"
           " global selection within the previous mask):")
-    schedule = M.Geometric(0.5, rounds=4)
+    schedule = Geometric(0.5, rounds=4)
     model = _mlp(seed)
     _train(model, train, epochs, seed)
     masks = None
     rounds = []
     for k in range(1, 5):
-        scores = M.magnitude_scores(model)
-        masks = M.topk_masks(scores, schedule(k), scope="global", within=masks)
+        scores = magnitude_scores(model)
+        masks = topk_masks(scores, schedule(k), scope="global", within=masks)
         model = _mlp(seed)
         model.load_state_dict(theta0)
-        M.attach(model, masks)
+        attach(model, masks)
         _train(model, train, epochs, seed)
-        report = M.sparsity_report(model, "linear")
+        report = sparsity_report(model, "linear")
         acc = _accuracy(model, test)
         rounds.append({"round": k, "target": schedule(k), "sparsity": report.sparsity, "acc": acc})
         print(f"  round {k}: target sparsity {schedule(k):.4f}, realised {report.sparsity:.4f} "
               f"({report.kept} of {report.numel} weights kept), test accuracy {acc:.3f}")
+    return model, masks, rounds
 
-    print("\n" + str(M.sparsity_report(model, "linear")))
-    cost = M.macs(model, test[0][:1])
+
+def _mask_file_part(model: nn.Module, masks: dict[str, torch.Tensor], test, out_dir: Path,
+                    seed: int) -> Path:
+    """Sparsity report and MACs of the ticket, its checksummed mask file reloaded, and the
+    baked ticket loaded into a plain network; returns the mask file's path."""
+    print("\n" + str(sparsity_report(model, "linear")))
+    cost = macs(model, test[0][:1])
     print(f"\nMACs per example: dense {cost.dense:,}, masked {cost.masked:,} "
           f"({cost.ratio:.1%} of dense)")
 
-    path = M.save_masks(out_dir / "imp_round4_masks.pt", masks, method="imp-magnitude",
-                        seed=seed, rounds=4, rate=0.5)
-    loaded, meta = M.load_masks(path)
+    path = save_masks(out_dir / "imp_round4_masks.pt", masks, method="imp-magnitude",
+                      seed=seed, rounds=4, rate=0.5)
+    loaded, meta = load_masks(path)
     same = all(torch.equal(loaded[n], masks[n]) for n in masks)
     print(f"\nsaved masks to {path} (sha256-checked on load: identical={same}, "
           f"overall sparsity {meta['overall_sparsity']:.4f})")
-    baked = M.bake(copy.deepcopy(model))
+    baked = bake(copy.deepcopy(model))
     plain = _mlp(seed)
     plain.load_state_dict(baked.state_dict())
     print(f"baked ticket loads into a plain nn.Sequential: test accuracy {_accuracy(plain, test):.3f}"
           f" (masked model {_accuracy(model, test):.3f})")
-    topology = _topology_part(out_dir, seed, epochs=max(1, epochs // 5))
-    glt = _glt_part(out_dir, seed, epochs=max(5, 2 * epochs))
-    print(f"\ndone in {time.perf_counter() - start:.1f} s")
-    return {"dense_acc": dense_acc, "one_shot": rows, "imp": rounds, "mask_file": str(path),
-            "topology": topology, "glt": glt}
+    return path
 
 
 def _topology_part(out_dir: Path, seed: int, epochs: int) -> dict:
@@ -184,8 +220,8 @@ def _glt_part(out_dir: Path, seed: int, epochs: int) -> list[dict]:
     in a temporary folder, the plot goes to ``out_dir``."""
     import tempfile
 
-    from graphsparse.gnn.report import plot, summarise
-    from graphsparse.gnn.runner import run_sweep
+    from graphsparse.gnn.experiment.report import plot, summarise
+    from graphsparse.gnn.experiment.sweep import run_sweep
 
     print("\n" + "=" * 100)
     print(f"graph lottery tickets — TEDDY vs random edges + weights on the synthetic SBM graph "

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from graphsparse import masks as M
 from graphsparse.cli import main
+from graphsparse.masks import load_masks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +16,7 @@ def test_demo_runs_and_writes_a_loadable_mask_file(tmp_path, capsys):
     assert "dense MLP: test accuracy" in out
     assert "round 4: target sparsity 0.9375, realised 0.9375" in out
     assert "identical=True" in out
-    masks, meta = M.load_masks(tmp_path / "imp_round4_masks.pt")
+    masks, meta = load_masks(tmp_path / "imp_round4_masks.pt")
     assert meta["overall_sparsity"] == pytest.approx(0.9375)
     assert torch.load(tmp_path / "imp_round4_masks.pt", weights_only=True)["format"] == "graphsparse/masks/1"
 

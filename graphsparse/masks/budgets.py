@@ -12,7 +12,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 
-from graphsparse.checks import check_density
+from graphsparse.checks import check_choice, check_density, check_float
 
 __all__ = ["layer_densities", "erdos_renyi_density"]
 
@@ -116,6 +116,25 @@ def layer_densities(shapes: Mapping[str, Sequence[int]], density: float | None =
     >>> [round(v, 4) for v in d.values()]
     [0.051, 0.0448, 0.0448, 1.0]
     """
+    shapes, sizes = _checked_shapes(shapes)
+    check_choice(method, "method", _METHODS)
+    if (density is None) == (epsilon is None):
+        raise ValueError("give exactly one of density or epsilon")
+    power = check_float(power, "power", low=0.0, open_low=True)
+    overrides = _checked_overrides(overrides, shapes)
+    if epsilon is not None:
+        if method != "er":
+            raise ValueError(f"epsilon is only for method='er', got method={method!r}")
+        if power != 1.0:
+            raise ValueError("power applies to density-based budgets; SET's epsilon formula has none")
+        return _epsilon_densities(shapes, check_float(epsilon, "epsilon", low=0.0, open_low=True),
+                                  overrides, strict)
+    return _budget_densities(shapes, sizes, check_density(density), method, power, overrides)
+
+
+def _checked_shapes(shapes: Mapping[str, Sequence[int]]
+                    ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """``({name: shape as ints}, {name: numel})``; every dimension must be >= 1."""
     if not isinstance(shapes, Mapping) or not shapes:
         raise ValueError("shapes must be a non-empty mapping {name: shape}")
     sizes = {}
@@ -124,44 +143,43 @@ def layer_densities(shapes: Mapping[str, Sequence[int]], density: float | None =
         if not shape or any(s < 1 for s in shape):
             raise ValueError(f"shapes[{name!r}] must have positive dimensions, got {shape}")
         sizes[name] = _numel(shape)
-    shapes = {n: tuple(int(s) for s in shp) for n, shp in shapes.items()}
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
-    if (density is None) == (epsilon is None):
-        raise ValueError("give exactly one of density or epsilon")
-    power = float(power)
-    if not math.isfinite(power) or power <= 0:
-        raise ValueError(f"power must be a positive finite number, got {power!r}")
+    return {n: tuple(int(s) for s in shp) for n, shp in shapes.items()}, sizes
+
+
+def _checked_overrides(overrides: Mapping[str, float] | None, shapes: Mapping[str, tuple[int, ...]]
+                       ) -> dict[str, float]:
+    """``{name: density}`` of the overridden layers, each a density of a layer in ``shapes``."""
     overrides = dict(overrides or {})
     for name, d in overrides.items():
         if name not in shapes:
             raise KeyError(f"overrides names {name!r}, which is not in shapes {list(shapes)}")
         overrides[name] = check_density(d, f"overrides[{name!r}]")
+    return overrides
 
-    if epsilon is not None:
-        if method != "er":
-            raise ValueError(f"epsilon is only for method='er', got method={method!r}")
-        if power != 1.0:
-            raise ValueError("power applies to density-based budgets; SET's epsilon formula has none")
-        eps = float(epsilon)
-        if not math.isfinite(eps) or eps <= 0:
-            raise ValueError(f"epsilon must be a positive finite number, got {epsilon!r}")
-        out = {}
-        for name, shape in shapes.items():
-            if name in overrides:
-                out[name] = overrides[name]
-                continue
-            p = erdos_renyi_density(shape, eps) if len(shape) >= 2 else eps
-            if p > 1.0:
-                msg = (f"layer {name!r} {shape}: epsilon={eps} gives density {p:.4g} > 1")
-                if strict:
-                    raise ValueError(msg + " (strict=True)")
-                warnings.warn(msg + "; the layer is made dense", UserWarning, stacklevel=2)
-                p = 1.0
-            out[name] = p
-        return out
 
-    target = check_density(density)
+def _epsilon_densities(shapes: dict[str, tuple[int, ...]], eps: float, overrides: dict[str, float],
+                       strict: bool) -> dict[str, float]:
+    """SET's per-layer ``p = ε(n_in+n_out)/(n_in·n_out)``, capped at 1 (or raising if strict)."""
+    out = {}
+    for name, shape in shapes.items():
+        if name in overrides:
+            out[name] = overrides[name]
+            continue
+        p = erdos_renyi_density(shape, eps) if len(shape) >= 2 else eps
+        if p > 1.0:
+            msg = (f"layer {name!r} {shape}: epsilon={eps} gives density {p:.4g} > 1")
+            if strict:
+                raise ValueError(msg + " (strict=True)")
+            warnings.warn(msg + "; the layer is made dense", UserWarning, stacklevel=3)
+            p = 1.0
+        out[name] = p
+    return out
+
+
+def _budget_densities(shapes: dict[str, tuple[int, ...]], sizes: dict[str, int], target: float,
+                      method: str, power: float, overrides: dict[str, float]) -> dict[str, float]:
+    """Densities meeting the overall ``target`` density: overridden layers fixed, the rest
+    solved by ``method`` (with the capping loop for proportional methods)."""
     total = sum(sizes.values())
     budget = target * total - sum(overrides[n] * sizes[n] for n in overrides)
     free = {n: sizes[n] for n in shapes if n not in overrides}

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from graphsparse.checks import check_density
 from .attach import BinaryMask
 
 __all__ = ["csr_linear", "csr_layers"]
@@ -119,8 +120,7 @@ def csr_layers(model: nn.Module, max_density: float = 0.2) -> list[str]:
     >>> csr_layers(torch.nn.Sequential(lin))
     ['0']
     """
-    if not (isinstance(max_density, (int, float)) and 0.0 < max_density <= 1.0):
-        raise ValueError(f"max_density must be in (0, 1], got {max_density!r}")
+    max_density = check_density(max_density, "max_density")
     names = []
     for name, module in model.named_modules():
         mask = _binary_mask(module)

@@ -7,18 +7,11 @@ sparsity, and says at which steps the mask is updated. Targets are plain floats 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from graphsparse.checks import check_sparsity
+from graphsparse.checks import check_float, check_int, check_sparsity
 
 __all__ = ["OneShot", "Geometric", "Polynomial", "geometric_sparsity"]
-
-
-def _check_step(step, name: str = "step") -> int:
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {step!r}")
-    return step
 
 
 def geometric_sparsity(rate: float, round_index: int) -> float:
@@ -32,7 +25,7 @@ def geometric_sparsity(rate: float, round_index: int) -> float:
     0.488
     """
     p = check_sparsity(rate, "rate")
-    k = _check_step(round_index, "round_index")
+    k = check_int(round_index, "round_index", low=0)
     return 1.0 - (1.0 - p) ** k
 
 
@@ -50,13 +43,13 @@ class OneShot:
 
     def __post_init__(self):
         check_sparsity(self.sparsity)
-        _check_step(self.step)
+        check_int(self.step, "step", low=0)
 
     def __call__(self, step: int) -> float:
-        return float(self.sparsity) if _check_step(step) >= self.step else 0.0
+        return float(self.sparsity) if check_int(step, "step", low=0) >= self.step else 0.0
 
     def is_update_step(self, step: int) -> bool:
-        return _check_step(step) == self.step
+        return check_int(step, "step", low=0) == self.step
 
 
 @dataclass(frozen=True)
@@ -76,16 +69,16 @@ class Geometric:
     def __post_init__(self):
         check_sparsity(self.rate, "rate")
         if self.rounds is not None:
-            _check_step(self.rounds, "rounds")
+            check_int(self.rounds, "rounds", low=0)
 
     def __call__(self, step: int) -> float:
-        k = _check_step(step)
+        k = check_int(step, "step", low=0)
         if self.rounds is not None:
             k = min(k, self.rounds)
         return geometric_sparsity(self.rate, k)
 
     def is_update_step(self, step: int) -> bool:
-        k = _check_step(step)
+        k = check_int(step, "step", low=0)
         return k >= 1 and (self.rounds is None or k <= self.rounds)
 
 
@@ -114,21 +107,19 @@ class Polynomial:
     def __post_init__(self):
         check_sparsity(self.final_sparsity, "final_sparsity")
         check_sparsity(self.initial_sparsity, "initial_sparsity")
-        _check_step(self.begin_step, "begin_step")
-        _check_step(self.end_step, "end_step")
+        check_int(self.begin_step, "begin_step", low=0)
+        check_int(self.end_step, "end_step", low=0)
         if self.end_step <= self.begin_step:
             raise ValueError(f"end_step must be > begin_step, got begin_step={self.begin_step}, "
                              f"end_step={self.end_step}")
-        if isinstance(self.frequency, bool) or not isinstance(self.frequency, int) or self.frequency < 1:
-            raise ValueError(f"frequency must be a positive int, got {self.frequency!r}")
+        check_int(self.frequency, "frequency", low=1)
         if (self.end_step - self.begin_step) % self.frequency:
             raise ValueError(f"end_step - begin_step ({self.end_step - self.begin_step}) must be a "
                              f"multiple of frequency ({self.frequency})")
-        if not (math.isfinite(self.power) and self.power > 0):
-            raise ValueError(f"power must be positive and finite, got {self.power!r}")
+        check_float(self.power, "power", low=0.0, open_low=True)
 
     def __call__(self, step: int) -> float:
-        t = _check_step(step)
+        t = check_int(step, "step", low=0)
         if t < self.begin_step:
             return float(self.initial_sparsity)
         if t >= self.end_step:
@@ -139,5 +130,5 @@ class Polynomial:
                      + (self.initial_sparsity - self.final_sparsity) * (1.0 - frac) ** self.power)
 
     def is_update_step(self, step: int) -> bool:
-        t = _check_step(step)
+        t = check_int(step, "step", low=0)
         return self.begin_step <= t <= self.end_step and (t - self.begin_step) % self.frequency == 0

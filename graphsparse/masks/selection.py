@@ -31,6 +31,7 @@ import torch
 from graphsparse.checks import (
     ROUNDING_EPS,
     as_generator,
+    check_int,
     check_mask_dict,
     check_same_keys_and_shapes,
     check_scores,
@@ -65,10 +66,8 @@ def kept_count(n: int, sparsity: float) -> int:
     >>> kept_count(1000, 1 - 0.8**3)   # third geometric round at p = 0.2
     512
     """
-    if isinstance(n, bool) or int(n) != n or n < 0:
-        raise ValueError(f"n must be a non-negative integer, got {n!r}")
+    n = check_int(n, "n", low=0)
     s = check_sparsity(sparsity)
-    n = int(n)
     return n - math.floor(s * n + ROUNDING_EPS)
 
 
@@ -375,9 +374,8 @@ def nm_masks(scores: Mapping[str, torch.Tensor], n: int, m: int) -> dict[str, to
     [[0, 1, 0, 1]]
     """
     scores = check_scores(scores)
-    for arg, v in (("n", n), ("m", m)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{arg} must be a positive int, got {v!r}")
+    n = check_int(n, "n", low=1)
+    m = check_int(m, "m", low=1)
     if n > m:
         raise ValueError(f"n must be <= m, got n={n}, m={m}")
     out = {}
@@ -404,8 +402,7 @@ def _check_pair(mask: torch.Tensor, scores: torch.Tensor, k: int) -> None:
     if tuple(mask.shape) != tuple(scores.shape):
         raise ValueError(f"scores shape {tuple(scores.shape)} must equal mask shape "
                          f"{tuple(mask.shape)}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"k must be a non-negative int, got {k!r}")
+    check_int(k, "k", low=0)
 
 
 def drop_lowest(mask: torch.Tensor, scores: torch.Tensor, k: int) -> torch.Tensor:

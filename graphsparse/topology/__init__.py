@@ -2,19 +2,23 @@
 
 Public API (one concept per module):
 
-* :class:`NetworkGraph`, :class:`Block` (``graph.py``) — a layered network as per-layer scipy CSR
+* :class:`NetworkGraph`, :class:`Block` (``graph/``) — a layered network as per-layer scipy CSR
   blocks, built from a model, a list of masks or a DAG; exports to scipy, networkx and PyG.
-* :func:`trace_model` (``trace.py``) — forward-order tracing of Linear/Conv2d layers (torch.fx).
+* :func:`trace_model` (``trace/``) — forward-order tracing of Linear/Conv2d layers (torch.fx).
 * :mod:`graphsparse.topology.metrics` — vectorised metrics of a :class:`NetworkGraph`.
 * :func:`report` (``report.py``) — all default metrics in one typed, printable, JSON-able result.
-* generators (``generators.py``) — exact-count random bipartite layer masks: Erdős–Rényi (SET's ε),
+* generators (``generators/``) — exact-count random bipartite layer masks: Erdős–Rényi (SET's ε),
   scale-free (Chung–Lu), small-world (WS, graph2nn's WS-flex), biregular; whole-MLP masks with a
   layer budget from :mod:`graphsparse.masks`.
-* :class:`SparseMLP`, embedded data, :func:`train` (``models.py``) and the dynamic sparse
-  training callbacks :class:`SET` and :class:`RigL` (``dynamic.py``).
+* :class:`SparseMLP` (``sparse_mlp.py``), embedded data (``datasets.py``), :func:`train`
+  (``training.py``) and the dynamic sparse training callbacks :class:`SET` and :class:`RigL`
+  (``dynamic.py``).
+
+Metanetwork pruning (network <-> graph, metanetwork, pruning) is :mod:`graphsparse.metaprune`.
 """
 
 from graphsparse.topology import metrics
+from graphsparse.topology.datasets import Dataset, load_digits, load_embedded, load_mnist5k
 from graphsparse.topology.dynamic import SET, LayerUpdate, RigL, cosine_drop_fraction, set_prune
 from graphsparse.topology.generators import (
     GeneratedMask,
@@ -33,16 +37,9 @@ from graphsparse.topology.generators import (
 )
 from graphsparse.topology.graph import Block, NetworkGraph
 from graphsparse.topology.report import TopologyReport, report
-from graphsparse.topology.models import (
-    Dataset,
-    SparseMLP,
-    evaluate,
-    load_digits,
-    load_embedded,
-    load_mnist5k,
-    train,
-)
+from graphsparse.topology.sparse_mlp import SparseMLP
 from graphsparse.topology.trace import TracedModel, UnsupportedLayerError, trace_model
+from graphsparse.topology.training import evaluate, train
 
 __all__ = [
     # network graph

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from graphsparse import masks as M
+from graphsparse.checks import as_generator, check_float, check_fraction, check_int
+from graphsparse.masks import (
+    BinaryMask,
+    drop_lowest,
+    gradient_scores,
+    grow_highest,
+    grow_random,
+    kept_count,
+    masks_of,
+)
 
 __all__ = ["SET", "RigL", "LayerUpdate", "set_prune", "cosine_drop_fraction"]
 
@@ -33,11 +42,11 @@ class LayerUpdate:
     grown: int
 
 
-def _mask_module(model: nn.Module, name: str) -> M.BinaryMask:
+def _mask_module(model: nn.Module, name: str) -> BinaryMask:
     prefix, _, tname = name.rpartition(".")
     owner = model.get_submodule(prefix) if prefix else model
     for p in owner.parametrizations[tname]:
-        if isinstance(p, M.BinaryMask):
+        if isinstance(p, BinaryMask):
             return p
     raise KeyError(f"{name!r} carries no graphsparse mask")
 
@@ -49,7 +58,7 @@ def _raw(model: nn.Module, name: str) -> torch.Tensor:
 
 
 def _layers(model: nn.Module, names: Iterable[str] | None) -> list[str]:
-    masked = list(M.masks_of(model))
+    masked = list(masks_of(model))
     if not masked:
         raise ValueError("the model has no attached masks: attach sparse masks first "
                          "(graphsparse.masks.attach)")
@@ -76,13 +85,6 @@ def _apply(model: nn.Module, name: str, new_mask: torch.Tensor, grown: torch.Ten
                 buf[grown] = 0
 
 
-def _check_fraction(value: float, name: str) -> float:
-    v = float(value)
-    if math.isnan(v) or not 0.0 <= v < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return v
-
-
 def set_prune(weight: torch.Tensor, mask: torch.Tensor, zeta: float) -> torch.Tensor:
     """SET's sign-aware removal step (Mocanu et al. 2018): the mask after removing the fraction
     ``zeta`` of the positive kept weights closest to zero and of the negative kept weights closest
@@ -94,13 +96,13 @@ def set_prune(weight: torch.Tensor, mask: torch.Tensor, zeta: float) -> torch.Te
     >>> set_prune(w, torch.ones(6, dtype=torch.bool), 0.34).tolist()
     [False, True, True, False, True, True]
     """
-    zeta = _check_fraction(zeta, "zeta")
+    zeta = check_fraction(zeta, "zeta")
     weight = weight.detach()
     positive = mask & (weight >= 0)
     negative = mask & (weight < 0)
     n_pos, n_neg = int(positive.sum()), int(negative.sum())
-    return (M.drop_lowest(positive, weight, n_pos - M.kept_count(n_pos, zeta))
-            | M.drop_lowest(negative, -weight, n_neg - M.kept_count(n_neg, zeta)))
+    return (drop_lowest(positive, weight, n_pos - kept_count(n_pos, zeta))
+            | drop_lowest(negative, -weight, n_neg - kept_count(n_neg, zeta)))
 
 
 class SET:
@@ -130,11 +132,9 @@ class SET:
 
     def __init__(self, zeta: float = 0.3, init_std: float = 0.0, *, seed: int | None = None,
                  generator: torch.Generator | None = None, names: Iterable[str] | None = None):
-        self.zeta = _check_fraction(zeta, "zeta")
-        if not math.isfinite(init_std) or init_std < 0:
-            raise ValueError(f"init_std must be >= 0, got {init_std!r}")
-        self.init_std = float(init_std)
-        self.generator = M.as_generator(seed, generator)
+        self.zeta = check_fraction(zeta, "zeta")
+        self.init_std = check_float(init_std, "init_std", low=0.0)
+        self.generator = as_generator(seed, generator)
         self.names = None if names is None else list(names)
 
     def on_epoch_end(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
@@ -145,7 +145,7 @@ class SET:
             mask = _mask_module(model, name).mask.clone()
             after = set_prune(_raw(model, name), mask, self.zeta)
             dropped = int(mask.sum()) - int(after.sum())
-            new_mask = M.grow_random(after, dropped, generator=self.generator)
+            new_mask = grow_random(after, dropped, generator=self.generator)
             grown = new_mask & ~after
             values = (torch.randn(int(grown.sum()), generator=self.generator) * self.init_std
                       if self.init_std > 0 else torch.zeros(int(grown.sum())))
@@ -185,12 +185,9 @@ class RigL:
 
     def __init__(self, drop_fraction: float = 0.3, update_every: int = 100, *, end_step: int,
                  names: Iterable[str] | None = None):
-        self.drop_fraction = _check_fraction(drop_fraction, "drop_fraction")
-        for arg, v in (("update_every", update_every), ("end_step", end_step)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{arg} must be a positive int, got {v!r}")
-        self.update_every = update_every
-        self.end_step = end_step
+        self.drop_fraction = check_fraction(drop_fraction, "drop_fraction")
+        self.update_every = check_int(update_every, "update_every", low=1)
+        self.end_step = check_int(end_step, "end_step", low=1)
         self.names = None if names is None else list(names)
 
     def is_update_step(self, step: int) -> bool:
@@ -208,15 +205,15 @@ class RigL:
             return []
         fraction = cosine_drop_fraction(step, self.drop_fraction, self.end_step)
         names = _layers(model, self.names)
-        grads = M.gradient_scores(model, loss_fn, names=names, times_weight=False)
+        grads = gradient_scores(model, loss_fn, names=names, times_weight=False)
         updates = []
         for name in names:
             mask = _mask_module(model, name).mask.clone()
             weight = _raw(model, name).detach()
             n = int(mask.sum())
-            k = n - M.kept_count(n, fraction)
-            after = M.drop_lowest(mask, weight.abs(), k)
-            new_mask = M.grow_highest(after, grads[name].to(torch.float64), k)
+            k = n - kept_count(n, fraction)
+            after = drop_lowest(mask, weight.abs(), k)
+            new_mask = grow_highest(after, grads[name].to(torch.float64), k)
             grown = new_mask & ~after
             _apply(model, name, new_mask, grown, torch.zeros(int(grown.sum())), optimizer)
             updates.append(LayerUpdate(name, int(new_mask.sum()), k, k))

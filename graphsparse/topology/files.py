@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from graphsparse import masks as M
+from graphsparse.masks import load_masks, load_model
 
 __all__ = ["layer_masks_from_file", "layer_masks_from_state_dict"]
 
@@ -66,10 +66,10 @@ def layer_masks_from_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if isinstance(obj, dict) and isinstance(obj.get("format"), str):
         kind = obj["format"].split("/")[1] if obj["format"].count("/") == 2 else None
         if kind == "masks":
-            masks, _ = M.load_masks(path)
+            masks, _ = load_masks(path)
             layers = {n: m for n, m in masks.items() if m.dim() == 2}
         elif kind == "model":
-            _, state, _ = M.load_model(path)
+            _, state, _ = load_model(path)
             layers = layer_masks_from_state_dict(state)
         else:
             raise ValueError(f"{str(path)!r} is a graphsparse {kind!r} file; stats reads model "

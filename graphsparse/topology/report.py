@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graphsparse.topology import metrics as M
+from graphsparse.topology import metrics
 from graphsparse.topology.metrics._common import Result, check_graph, jsonable
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class PowerLawSummary(Result):
     ks: float | None = None
     n_tail: int | None = None
     n: int | None = None
-    comparisons: list[M.LikelihoodRatio] | None = None
+    comparisons: list[metrics.LikelihoodRatio] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,17 +62,17 @@ class TopologyReport(Result):
     num_identity_edges: int
     sizes: list[int]
     level_names: list[str]
-    dead_neurons: M.DeadNeurons
+    dead_neurons: metrics.DeadNeurons
     effective_sparsity: float
     effective_edges: int
     num_components: int
-    components: M.Components
-    layers: list[M.LayerStats]
-    paths: M.PathCounts
+    components: metrics.Components
+    layers: list[metrics.LayerStats]
+    paths: metrics.PathCounts
     powerlaw: PowerLawSummary
-    shortest_paths: M.ShortestPaths | None
-    four_cycles: M.FourCycles | None
-    spectral: list[M.LayerSpectrum] | None
+    shortest_paths: metrics.ShortestPaths | None
+    four_cycles: metrics.FourCycles | None
+    spectral: list[metrics.LayerSpectrum] | None
     timings: dict[str, float]
     seed: int
 
@@ -92,7 +92,7 @@ def report(
     spectral: bool = False,
     seed: int = 0,
     shortest_path_sources: int | None = 100,
-    powerlaw_min_tail: int = M.powerlaw.MIN_TAIL,
+    powerlaw_min_tail: int = metrics.powerlaw.MIN_TAIL,
     powerlaw_compare: bool = True,
 ) -> TopologyReport:
     """Topology report of ``graph`` (default metrics always; costly ones opt-in).
@@ -128,17 +128,17 @@ def report(
         timings[name] = time.perf_counter() - start
         return value
 
-    layers = timed("degrees", lambda: M.layer_stats(graph))
-    reach = timed("reachability", lambda: M.reachability(graph))
-    dead = timed("dead_neurons", lambda: M.dead_neurons(graph, reach))
-    eff = timed("effective_sparsity", lambda: M.effective_sparsity(graph, reach))
-    paths = timed("paths", lambda: M.path_counts(graph))
-    comps = timed("components", lambda: M.components(graph))
+    layers = timed("degrees", lambda: metrics.layer_stats(graph))
+    reach = timed("reachability", lambda: metrics.reachability(graph))
+    dead = timed("dead_neurons", lambda: metrics.dead_neurons(graph, reach))
+    eff = timed("effective_sparsity", lambda: metrics.effective_sparsity(graph, reach))
+    paths = timed("paths", lambda: metrics.path_counts(graph))
+    comps = timed("components", lambda: metrics.components(graph))
     power = timed("powerlaw", lambda: _powerlaw(graph, powerlaw_min_tail, powerlaw_compare))
-    spl = timed("shortest_paths", lambda: M.mean_shortest_path(graph, sources=shortest_path_sources, seed=seed)) \
+    spl = timed("shortest_paths", lambda: metrics.mean_shortest_path(graph, sources=shortest_path_sources, seed=seed)) \
         if shortest_paths else None
-    cycles = timed("four_cycles", lambda: M.four_cycles(graph)) if four_cycles else None
-    spec = timed("spectral", lambda: M.spectral(graph, seed=seed)) if spectral else None
+    cycles = timed("four_cycles", lambda: metrics.four_cycles(graph)) if four_cycles else None
+    spec = timed("spectral", lambda: metrics.spectral(graph, seed=seed)) if spectral else None
     n_edges = eff.num_edges
     return TopologyReport(
         num_nodes=graph.num_nodes,
@@ -166,13 +166,13 @@ def report(
 def _powerlaw(graph: NetworkGraph, min_tail: int, compare: bool) -> PowerLawSummary:
     if graph.num_levels < 3:
         return PowerLawSummary(False, "no hidden level")
-    deg = M.total_degree(graph)[graph.offsets[1] : graph.offsets[-2]]
+    deg = metrics.total_degree(graph)[graph.offsets[1] : graph.offsets[-2]]
     positive = deg[deg > 0]
     if positive.size < min_tail:
         return PowerLawSummary(False, f"{positive.size} hidden neurons with positive degree (< min_tail={min_tail})")
     if np.unique(positive).size < 2:
         return PowerLawSummary(False, "all hidden neurons have the same degree")
-    fit = M.fit_powerlaw(deg, min_tail=min_tail, compare=compare)
+    fit = metrics.fit_powerlaw(deg, min_tail=min_tail, compare=compare)
     return PowerLawSummary(True, None, fit.alpha, fit.at_bound, fit.xmin, fit.ks, fit.n_tail, fit.n, fit.comparisons)
 
 

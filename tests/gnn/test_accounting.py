@@ -1,4 +1,5 @@
-"""Tests of graphsparse.gnn.accounting: graph sparsity, weight scopes and MACs, by hand.
+"""Tests of graph sparsity (graphsparse.gnn.edges.graph), weight scopes
+(graphsparse.gnn.accounting) and MACs (graphsparse.gnn.cost), by hand.
 
 Counts are checked on hand-made graphs (undirected, one-way edges, self-loops, duplicates), on
 Cora (10,556 directed = 5,278 undirected edges, no self-loops; shared data, skipped if absent)
@@ -14,20 +15,20 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from graphsparse import masks as M
 from graphsparse import paths
-from graphsparse.gnn.accounting import (
-    GRAPH_COUNTS,
-    counting_edge_mask,
-    graph_macs,
-    graph_sparsity,
-    mask_graph,
-    sparsity_summary,
-    weight_sparsity,
-)
+from graphsparse.gnn.accounting import count_weight_sparsity, sparsity_summary
+from graphsparse.gnn.cost import counting_edge_mask, graph_macs
 from graphsparse.gnn.data import load_dataset
-from graphsparse.gnn.edge_masks import TrainableEdgeMask, edge_mask, tie_directions
+from graphsparse.gnn.edges import (
+    GRAPH_COUNTS,
+    TrainableEdgeMask,
+    count_graph_sparsity,
+    edge_mask,
+    mask_graph,
+    tie_directions,
+)
 from graphsparse.gnn.models import build_model
+from graphsparse.masks import attach, kept_count, macs, random_scores, topk_masks
 
 # 0-1 both ways, 1->2 one way, a loop at 2, 3-4 both ways plus a duplicate 3->4
 HAND = torch.tensor([[0, 1, 1, 2, 3, 4, 3], [1, 0, 2, 2, 4, 3, 4]])
@@ -43,7 +44,7 @@ def _counts(report):
 
 
 def test_hand_graph_all_kept():
-    r = graph_sparsity(HAND, directed=False)
+    r = count_graph_sparsity(HAND, directed=False)
     assert set(r.counts) == set(GRAPH_COUNTS)
     assert _counts(r) == {"undirected": (3, 3), "undirected_with_loops": (4, 4),
                           "directed": (6, 6), "directed_with_loops": (7, 7)}
@@ -53,22 +54,22 @@ def test_hand_graph_all_kept():
 
 def test_hand_graph_with_mask():
     keep = torch.tensor([True, False, True, True, False, False, True])
-    r = graph_sparsity(HAND, keep, directed=False)
+    r = count_graph_sparsity(HAND, keep, directed=False)
     # pair {0,1}: one direction kept -> kept, asymmetric; {3,4}: the duplicate kept -> kept
     assert _counts(r) == {"undirected": (3, 3), "undirected_with_loops": (4, 4),
                           "directed": (3, 6), "directed_with_loops": (4, 7)}
     assert r.asymmetric == 2
     drop_loop = torch.tensor([True, True, True, False, True, True, True])
-    r = graph_sparsity(HAND, drop_loop, directed=False)
+    r = count_graph_sparsity(HAND, drop_loop, directed=False)
     assert r.sparsity == 0.0 and r.counts["undirected_with_loops"].kept == 3
     assert r.counts["directed_with_loops"].sparsity == pytest.approx(1 / 7)
 
 
 def test_directed_detection_and_primary_count():
-    r = graph_sparsity(HAND)  # 1->2 has no reverse: directed
+    r = count_graph_sparsity(HAND)  # 1->2 has no reverse: directed
     assert r.primary == "directed" and r.scope == "directed edges, self-loops excluded"
     assert (r.kept, r.total) == (6, 6)
-    r = graph_sparsity(PATH, torch.tensor([1.0, 0.5, 0.0, 0.0]))  # float: non-zero = kept
+    r = count_graph_sparsity(PATH, torch.tensor([1.0, 0.5, 0.0, 0.0]))  # float: non-zero = kept
     assert r.primary == "undirected" and (r.kept, r.total, r.sparsity) == (1, 2, 0.5)
 
 
@@ -76,15 +77,15 @@ def test_trainable_mask_counts_its_binary_state():
     tied = tie_directions(PATH)
     m = TrainableEdgeMask(tied=tied)
     m.set_kept(torch.tensor([True, False]))
-    r = graph_sparsity(PATH, m)
+    r = count_graph_sparsity(PATH, m)
     assert (r.kept, r.total) == (1, 2) and r.counts["directed"].kept == 2
 
 
 def test_bad_masks():
     with pytest.raises(ValueError, match="3 entries but the graph has 4 edges"):
-        graph_sparsity(PATH, torch.ones(3, dtype=torch.bool))
+        count_graph_sparsity(PATH, torch.ones(3, dtype=torch.bool))
     with pytest.raises(ValueError, match="1-D tensor"):
-        graph_sparsity(PATH, [True] * 4)
+        count_graph_sparsity(PATH, [True] * 4)
 
 
 def test_sbm_mask_graph_and_tied_sparsity():
@@ -92,12 +93,12 @@ def test_sbm_mask_graph_and_tied_sparsity():
     g = mask_graph(ds)
     assert g.num_edges == ds.data.edge_index.size(1) and not g.directed
     tied = tie_directions(g.edge_index)
-    keep_pairs = M.topk_masks({"e": torch.rand(tied.num_pairs,
+    keep_pairs = topk_masks({"e": torch.rand(tied.num_pairs,
                                                generator=torch.Generator().manual_seed(0))},
                               0.3)["e"]
-    r = graph_sparsity(ds, tied.expand(keep_pairs))
+    r = count_graph_sparsity(ds, tied.expand(keep_pairs))
     assert r.total == tied.num_pairs == g.num_edges // 2
-    assert r.kept == M.kept_count(tied.num_pairs, 0.3) and r.asymmetric == 0
+    assert r.kept == kept_count(tied.num_pairs, 0.3) and r.asymmetric == 0
     assert r.counts["directed"].kept == 2 * r.kept
 
 
@@ -105,7 +106,7 @@ def test_cora_counts():
     if not (paths.data_root() / "Planetoid" / "Cora" / "raw").is_dir():
         pytest.skip("shared data absent: Cora not found")
     cora = load_dataset("cora")
-    r = graph_sparsity(cora)
+    r = count_graph_sparsity(cora)
     assert _counts(r) == {"undirected": (5278, 5278), "undirected_with_loops": (5278, 5278),
                           "directed": (10556, 10556), "directed_with_loops": (10556, 10556)}
     assert r.self_loops == 0 and r.primary == "undirected"
@@ -130,44 +131,44 @@ def test_graph_task_counts_every_graph_together():
                                                             [1, 0, 2, 1, 0, 2]]) + 5)
     keep = torch.ones(14, dtype=torch.bool)
     keep[6:8] = False  # the second graph's only edge
-    r = graph_sparsity(ds, keep)
+    r = count_graph_sparsity(ds, keep)
     assert (r.kept, r.total) == (6, 7)
 
 
 def test_weight_scopes_gcn_and_gat():
     gcn = build_model("gcn", 1433, 7)
     linear = 1433 * 512 + 512 * 7
-    assert weight_sparsity(gcn, "linear").numel == linear == 737_280
-    assert weight_sparsity(gcn, "all").numel == linear  # no biases (UGS/TEDDY)
+    assert count_weight_sparsity(gcn, "linear").numel == linear == 737_280
+    assert count_weight_sparsity(gcn, "all").numel == linear  # no biases (UGS/TEDDY)
     gcn_bias = build_model("gcn", 1433, 7, bias=True)
-    assert weight_sparsity(gcn_bias, "all").numel == linear + 512 + 7
+    assert count_weight_sparsity(gcn_bias, "all").numel == linear + 512 + 7
     gat = build_model("gat", 1433, 7)
-    report = weight_sparsity(gat, "linear")
+    report = count_weight_sparsity(gat, "linear")
     assert report.scope == "linear" and report.numel == linear
     assert all("att" not in row["name"] for row in report.rows)
     attention = 2 * 8 * 64 + 2 * 1 * 7  # att_src and att_dst of both layers
-    assert weight_sparsity(gat, "all").numel == linear + attention
+    assert count_weight_sparsity(gat, "all").numel == linear + attention
     with pytest.raises(ValueError, match="scope must be one of 'linear', 'all'"):
-        weight_sparsity(gcn, "weights")
+        count_weight_sparsity(gcn, "weights")
 
 
 def test_weight_scopes_exclude_embeddings_and_eps():
     link = build_model("sage", 0, 1, task="link", hidden=8, num_nodes=20)
-    names = [r["name"] for r in weight_sparsity(link, "linear").rows]
+    names = [r["name"] for r in count_weight_sparsity(link, "linear").rows]
     assert "embedding.weight" not in names and "decoder.0.weight" in names
-    assert "embedding.weight" in [r["name"] for r in weight_sparsity(link, "all").rows]
+    assert "embedding.weight" in [r["name"] for r in count_weight_sparsity(link, "all").rows]
     mol = build_model("gin", 9, 1, task="graph", hidden=8)
-    names = [r["name"] for r in weight_sparsity(mol, "linear").rows]
+    names = [r["name"] for r in count_weight_sparsity(mol, "linear").rows]
     assert not any("encoder" in n or n.endswith("eps") for n in names)
     assert "head.weight" in names and "backbone.convs.0.nn.0.weight" in names
 
 
 def test_weight_sparsity_counts_masks_and_summary():
     gcn = build_model("gcn", 6, 2, hidden=4)
-    masks = M.topk_masks(M.random_scores(gcn, seed=1), 0.75, scope="global")
-    M.attach(gcn, masks)
-    report = weight_sparsity(gcn, "linear")
-    assert report.kept == M.kept_count(6 * 4 + 4 * 2, 0.75) == 8
+    masks = topk_masks(random_scores(gcn, seed=1), 0.75, scope="global")
+    attach(gcn, masks)
+    report = count_weight_sparsity(gcn, "linear")
+    assert report.kept == kept_count(6 * 4 + 4 * 2, 0.75) == 8
     summary = sparsity_summary(gcn, PATH, torch.tensor([True, True, False, False]))
     assert summary["graph_sparsity"] == 0.5 and summary["weight_sparsity"] == 0.75
     assert summary["weight_scope"] == "linear" and "UGS" in summary["weight_scope_description"]
@@ -181,15 +182,15 @@ HALF = torch.tensor([True, True, False, False])  # keeps the pair {0, 1}
 def test_macs_gcn_by_hand():
     model = build_model("gcn", 4, 2, hidden=3)
     # X·W1 3·4·3 + (4 edges + 3 loops)·3 + H·W2 3·3·2 + 7·2
-    assert M.macs(model, X3, PATH).dense == 36 + 21 + 18 + 14
+    assert macs(model, X3, PATH).dense == 36 + 21 + 18 + 14
     r = graph_macs(model, X3, PATH, edge_mask=HALF)
     assert (r.dense, r.masked) == (89, 36 + 5 * 3 + 18 + 5 * 2)
     assert [row["type"] for row in r.rows] == ["Linear", "GCNConv", "Linear", "GCNConv"]
-    M.attach(model, {"convs.0.lin.weight": torch.arange(12).view(3, 4) % 2 == 0})
+    attach(model, {"convs.0.lin.weight": torch.arange(12).view(3, 4) % 2 == 0})
     r = graph_macs(model, X3, PATH, edge_mask=HALF)
     assert (r.dense, r.masked) == (89, 3 * 6 + 15 + 18 + 10)
     with counting_edge_mask(HALF):  # the same through masks.macs
-        assert M.macs(model, X3, PATH).masked == r.masked
+        assert macs(model, X3, PATH).masked == r.masked
 
 
 def test_macs_gin_by_hand_dense_and_sparse_features():
@@ -212,12 +213,12 @@ def test_macs_gcn_sparse_features_by_hand():
     r = graph_macs(model, SPARSE_X.to_sparse_csr(), PATH, edge_mask=HALF)
     assert (r.dense, r.masked) == (9 + 21 + 18 + 14, 9 + 15 + 18 + 10)
     # W1 keeps columns 0 and 2 (3 entries each): Σ_j nnz(X[:, j])·kept(W[:, j]) = 1·3 + 1·3
-    M.attach(model, {"convs.0.lin.weight": torch.arange(12).view(3, 4) % 2 == 0})
+    attach(model, {"convs.0.lin.weight": torch.arange(12).view(3, 4) % 2 == 0})
     r = graph_macs(model, SPARSE_X.to_sparse_csr(), PATH, edge_mask=HALF)
     assert (r.dense, r.masked) == (62, 6 + 15 + 18 + 10)
     for layout in (SPARSE_X.to_sparse(), SPARSE_X.to_sparse_csc()):  # COO, CSC: same counts
         with counting_edge_mask(HALF):
-            assert (M.macs(model, layout, PATH).dense, M.macs(model, layout, PATH).masked) \
+            assert (macs(model, layout, PATH).dense, macs(model, layout, PATH).masked) \
                 == (62, 49)
     # the same values as a dense matrix keep the dense count: 3·4·3, masked 3·6
     assert graph_macs(model, SPARSE_X, PATH, edge_mask=HALF).masked == 18 + 15 + 18 + 10
@@ -227,7 +228,7 @@ def test_macs_gat_and_sage_by_hand():
     gat = build_model("gat", 4, 2, hidden=4, heads=2)
     # layer 1: lin 3·4·4; scores 2·N·H·C = 2·3·2·2; edges (4+3)·H·(C+1) = 7·2·3
     # layer 2: lin 3·4·2; scores 2·3·1·2; edges 7·1·3
-    assert M.macs(gat, X3, PATH).dense == 48 + 24 + 42 + 24 + 12 + 21
+    assert macs(gat, X3, PATH).dense == 48 + 24 + 42 + 24 + 12 + 21
     sage = build_model("sage", 4, 2, hidden=3)
     # layer 1: lin_l and lin_r 3·4·3 each, aggregation E·F_in 4·4; layer 2: 2·3·3·2 + 4·3
     r = graph_macs(sage, X3, PATH, edge_mask=HALF)

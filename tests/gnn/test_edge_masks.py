@@ -1,4 +1,4 @@
-"""Tests of graphsparse.gnn.edge_masks: exact edge-mask semantics on PyG convs.
+"""Tests of graphsparse.gnn.edges: exact edge-mask semantics on PyG convs.
 
 The reference for a 0/1 mask is always real edge deletion (the model run on ``edge_index`` with
 the masked columns dropped). Fractional masks are checked against hand-written formulas on a
@@ -31,7 +31,7 @@ from torch_geometric.nn import (
 )
 from torch_geometric.utils import to_undirected
 
-from graphsparse.gnn.edge_masks import (
+from graphsparse.gnn.edges import (
     EDGE_MASK_MODES,
     TrainableEdgeMask,
     UnsupportedConvError,
@@ -526,7 +526,7 @@ def test_trainable_edge_mask_for_ugs():
 def test_gat_with_mean_filled_loop_features_is_refused_in_soft_modes():
     from torch_geometric.nn import GATConv
 
-    from graphsparse.gnn.edge_masks import UnsupportedConvError, edge_mask
+    from graphsparse.gnn.edges import UnsupportedConvError, edge_mask
 
     conv = GATConv(4, 4, heads=1, edge_dim=3, fill_value="mean")
     mask = torch.ones(2)

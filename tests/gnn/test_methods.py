@@ -16,9 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch_geometric.data import Data
 
-from graphsparse import masks as M
 from graphsparse.gnn.data import load_dataset
-from graphsparse.gnn.edge_masks import tie_directions
+from graphsparse.gnn.edges import teddy_score, tie_directions
 from graphsparse.gnn.methods import (
     METHODS,
     Distillation,
@@ -37,10 +36,17 @@ from graphsparse.gnn.methods import (
 )
 from graphsparse.gnn.methods._common import EdgeUnits, initial_state, rewind
 from graphsparse.gnn.models import build_model
-from graphsparse.gnn.scores import teddy_score
 from graphsparse.gnn.train import StepContext, TrainHooks, predict, train_model
 from tests.gnn.test_train import bace_slice  # noqa: F401  (fixture: a slice of ogbg-molbace)
-from graphsparse.masks import geometric_sparsity, kept_count
+from graphsparse.masks import (
+    attach,
+    geometric_sparsity,
+    kept_count,
+    mask_values_of,
+    masks_of,
+    named_tensors,
+    topk_masks,
+)
 
 P = 0.2
 FAST = {"epochs": 6, "lr": 0.02, "weight_decay": 5e-4, "seed": 0}
@@ -75,7 +81,7 @@ def ugs_run(sbm):
 def test_ugs_hits_the_geometric_counts(sbm, ugs_run):
     model, _, result, records = ugs_run
     units = EdgeUnits(sbm)
-    n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    n_weights = sum(t.numel() for t in named_tensors(model, "linear").values())
     assert [r.round for r in records] == [1, 2, 3]
     for r in records:
         s = geometric_sparsity(P, r.round)
@@ -107,8 +113,8 @@ def test_ugs_prunes_exactly_the_lowest_trained_mask_values(ugs_run):
         assert pruned.any()
         assert float(r.edge_values[pruned].max()) <= float(r.edge_values[kept].min())
         # and the selection is exactly topk_masks over the kept units' |m|
-        expected = M.topk_masks({"e": r.edge_values[r.prunable]}, r.graph_target,
-                                within={"e": r.edge_kept_before[r.prunable]})["e"]
+        expected = topk_masks({"e": r.edge_values[r.prunable]}, r.graph_target,
+                              within={"e": r.edge_kept_before[r.prunable]})["e"]
         assert torch.equal(r.edge_kept_after[r.prunable], expected)
         # weights: global over the scope, lowest |m_θ| among the kept entries
         names = list(r.weight_values)
@@ -117,8 +123,8 @@ def test_ugs_prunes_exactly_the_lowest_trained_mask_values(ugs_run):
         kept_w = torch.cat([r.weight_values[n][r.weight_masks_after[n]] for n in names])
         assert pruned_w.numel() > 0
         assert float(pruned_w.max()) <= float(kept_w.min())
-        expected_w = M.topk_masks(r.weight_values, r.weight_target,
-                                  within=r.weight_masks_before)
+        expected_w = topk_masks(r.weight_values, r.weight_target,
+                                within=r.weight_masks_before)
         assert all(torch.equal(expected_w[n], r.weight_masks_after[n]) for n in names)
 
 
@@ -127,7 +133,7 @@ def test_ugs_does_not_modify_the_model_and_keeps_theta0(ugs_run):
     for key, value in before.items():
         assert torch.equal(model.state_dict()[key], value)
         assert torch.equal(result.initial_state[key], value)
-    assert not M.masks_of(model)
+    assert not masks_of(model)
 
 
 def test_ugs_checkpoint_resumes_to_the_same_result(sbm, ugs_run, tmp_path):
@@ -161,17 +167,17 @@ def test_ugs_checkpoint_resumes_to_the_same_result(sbm, ugs_run, tmp_path):
 def test_ugs_penalty_value_and_gradient(sbm):
     model = _gcn(sbm)
     units = EdgeUnits(sbm)
-    from graphsparse.gnn.edge_masks import TrainableEdgeMask
+    from graphsparse.gnn.edges import TrainableEdgeMask
 
     edge_mask = TrainableEdgeMask(tied=units.tied)
-    M.attach(model, {n: torch.ones_like(t, dtype=torch.bool)
-                     for n, t in M.named_tensors(model, "linear").items()}, trainable=True)
+    attach(model, {n: torch.ones_like(t, dtype=torch.bool)
+                   for n, t in named_tensors(model, "linear").items()}, trainable=True)
     with torch.no_grad():
         edge_mask.values.mul_(0.5)
         kept = edge_mask.kept.clone()
         kept[0] = False                       # a pruned unit is not penalised
         edge_mask.set_kept(kept)
-    values = M.mask_values_of(model)
+    values = mask_values_of(model)
     penalty = UGSPenalty(edge_mask, s1=0.1, s2=0.01)
     total = penalty.penalty(model)
     n_weights = sum(v.numel() for v in values.values())
@@ -204,8 +210,8 @@ def test_ugs_l1_term_shrinks_the_masks(sbm):
 def test_rewind_is_bit_exact(sbm):
     model = _gcn(sbm)
     theta0 = initial_state(model)
-    M.attach(model, {n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) > 0.3
-                     for n, t in M.named_tensors(model, "linear").items()}, trainable=True)
+    attach(model, {n: torch.rand(t.shape, generator=torch.Generator().manual_seed(0)) > 0.3
+                   for n, t in named_tensors(model, "linear").items()}, trainable=True)
     train_model(model, sbm, epochs=5, progress=False)
     rewind(model, theta0)
     for name, value in theta0.items():
@@ -227,7 +233,7 @@ class _CheckProjection(TrainHooks):
     def after_step(self, ctx: StepContext) -> None:
         mask = self.projection.last_mask
         assert sum(int(m.sum()) for m in mask.values()) == self.target
-        tensors = M.named_tensors(ctx.model, "all")
+        tensors = named_tensors(ctx.model, "all")
         nonzero = sum(int(torch.count_nonzero(tensors[n])) for n in mask)
         assert nonzero <= self.target
         for n, m in mask.items():
@@ -239,7 +245,7 @@ def test_teddy_projection_keeps_exact_count_after_every_step(sbm, monkeypatch):
     T = importlib.import_module("graphsparse.gnn.methods.teddy")  # the module, not teddy()
 
     model = _gcn(sbm, bias=True)
-    total = sum(t.numel() for t in M.named_tensors(model, "all").values())
+    total = sum(t.numel() for t in named_tensors(model, "all").values())
     s_w = geometric_sparsity(0.1, 3)
     checkers = []
     original = T.L0Projection
@@ -326,7 +332,7 @@ def test_teddy_graph_prediction_hits_the_counts(bace_slice):
     units = EdgeUnits(ds)
     torch.manual_seed(0)
     model = build_model("gin", ds.num_features, ds.num_classes, task="graph", hidden=16)
-    total = sum(t.numel() for t in M.named_tensors(model, "all").values())
+    total = sum(t.numel() for t in named_tensors(model, "all").values())
     s_g, s_w = geometric_sparsity(0.05, 10), geometric_sparsity(0.2, 10)
     result = teddy(model, ds, graph_targets=[s_g], weight_targets=[s_w], **{**FAST, "epochs": 2})
     assert result.graph_sparsity["kept"] == kept_count(units.count, s_g)
@@ -412,7 +418,7 @@ def test_teddy_link_prediction_hits_the_counts(sbm):
     ds = _link_dataset(sbm)
     units = EdgeUnits(ds)
     model = _link_gcn(ds)
-    total = sum(t.numel() for t in M.named_tensors(model, "all").values())
+    total = sum(t.numel() for t in named_tensors(model, "all").values())
     s_g, s_w = geometric_sparsity(0.05, 3), geometric_sparsity(0.1, 3)
     kw = {**FAST, "epochs": 2}
     result = teddy(model, ds, graph_targets=[s_g], weight_targets=[s_w], **kw)
@@ -433,7 +439,7 @@ def test_teddy_link_prediction_hits_the_counts(sbm):
 def test_one_shot_baselines_hit_the_counts(sbm, method):
     units = EdgeUnits(sbm)
     model = _gcn(sbm)
-    n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    n_weights = sum(t.numel() for t in named_tensors(model, "linear").values())
     s_g, s_w = geometric_sparsity(0.05, 4), geometric_sparsity(0.2, 4)
     result = get_method(method)(model, sbm, graph_targets=[s_g], weight_targets=[s_w],
                                 weight_scope="linear", **FAST)
@@ -460,7 +466,7 @@ def test_structural_scores_choose_different_edges_and_random_is_seeded(sbm):
 def test_imp_rounds_hit_the_geometric_counts(sbm):
     model = _gcn(sbm)
     units = EdgeUnits(sbm)
-    n_weights = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    n_weights = sum(t.numel() for t in named_tensors(model, "linear").values())
     levels = {}
     result = imp_ticket(model, sbm, graph_targets=_grid(3, 0.05), weight_targets=_grid(3),
                         on_round=lambda k, edges, weights: levels.update({k: (edges, weights)}),
@@ -483,7 +489,7 @@ def test_ugs_and_teddy_on_other_backbones(sbm, name):
     for method, scope in ((ugs, "linear"), (teddy, "all")):
         torch.manual_seed(0)
         model = build_model(name, sbm.num_features, sbm.num_classes, hidden=16, **extra)
-        n_weights = sum(t.numel() for t in M.named_tensors(model, scope).values())
+        n_weights = sum(t.numel() for t in named_tensors(model, scope).values())
         result = method(model, sbm, graph_targets=_grid(2), weight_targets=_grid(2),
                         weight_scope=scope, epochs=2, seed=0)
         assert result.graph_sparsity["kept"] == kept_count(units.count, _grid(2)[-1])
@@ -504,7 +510,7 @@ def test_bad_inputs(sbm):
     with pytest.raises(ValueError, match="weight_scope"):
         random_ticket(_gcn(sbm), sbm, graph_targets=[0.1], weight_targets=[0.1],
                       weight_scope="bias", **FAST)
-    masked = M.attach(_gcn(sbm), {"convs.0.lin.weight": torch.ones(16, sbm.num_features,
-                                                                    dtype=torch.bool)})
+    masked = attach(_gcn(sbm), {"convs.0.lin.weight": torch.ones(16, sbm.num_features,
+                                                                  dtype=torch.bool)})
     with pytest.raises(ValueError, match="already carries weight masks"):
         random_ticket(masked, sbm, graph_targets=[0.1], weight_targets=[0.1], **FAST)

@@ -14,8 +14,8 @@ from graphsparse.cli import main
 from graphsparse.gnn.data import load_dataset
 from graphsparse.gnn.methods import imp_ticket, ugs
 from graphsparse.gnn.models import build_model
-from graphsparse.gnn.report import plot, summarise
-from graphsparse.gnn.runner import (
+from graphsparse.gnn.experiment.report import plot, summarise
+from graphsparse.gnn.experiment.sweep import (
     CONFIG_FILE,
     RESULTS_FILE,
     TIMING_FIELDS,
@@ -125,8 +125,8 @@ def _killer(after: int):
 @pytest.mark.parametrize("after", [2, 3, 5, 9])
 def test_resume_after_kill(reference, tmp_path, after):
     """An exception after UGS level 1 (after=2) or 2 (after=3) — inside the search, with its
-    checkpoint half-way — or after IMP level 1 (5; IMP reruns its search) or TEDDY level 2
-    (9), then a restart gives the uninterrupted rows."""
+    checkpoint half-way — or after IMP level 1 (5; IMP resumes from its checkpoint) or TEDDY
+    level 2 (9), then a restart gives the uninterrupted rows."""
     _, ref_rows = reference
     kwargs = {"methods": ["ugs", "imp", "teddy", "random"], "levels": [1, 2, 3], "seeds": [0],
               **TINY}
@@ -137,19 +137,56 @@ def test_resume_after_kill(reference, tmp_path, after):
     assert _untimed(rows) == _untimed(ref_rows)
 
 
-def test_resume_when_killed_before_the_round_copy(reference, tmp_path):
-    """A kill between UGS's own checkpoint write and the runner's round copy: the restart
-    takes the round's masks from UGS's checkpoint."""
+def test_resume_when_killed_between_a_round_and_its_ticket(reference, tmp_path,
+                                                          monkeypatch):
+    """A kill after UGS round 2's checkpoint but inside level 2's ticket training: the restart
+    trains that ticket from the checkpoint's masks (round 2 is not rerun)."""
+    import importlib
+
+    ugs_module = importlib.import_module("graphsparse.gnn.methods.ugs")
+
     _, ref_rows = reference
     kwargs = {"methods": ["ugs"], "levels": [1, 2, 3], "seeds": [0], **TINY}
+    original, calls = ugs_module._UGSSearch.ticket, []
+
+    def ticket(self, started):
+        calls.append(self.done)
+        if self.done == 2:
+            raise _Kill("killed inside level 2's ticket")
+        return original(self, started)
+
+    monkeypatch.setattr(ugs_module._UGSSearch, "ticket", ticket)
     with pytest.raises(_Kill):
-        run_sweep(tmp_path, on_row=_killer(2), **kwargs)  # dense + UGS level 1
-    for path in (tmp_path / "checkpoints").glob("*.round1.*"):
-        path.unlink()
-    lines = (tmp_path / RESULTS_FILE).read_text().splitlines(keepends=True)
-    (tmp_path / RESULTS_FILE).write_text(lines[0])
+        run_sweep(tmp_path, **kwargs)
+    assert len(read_rows(tmp_path)) == 2  # dense + UGS level 1
+    rounds = []
+    monkeypatch.setattr(ugs_module._UGSSearch, "ticket", original)
+    run_round = ugs_module._UGSSearch.run_round
+    monkeypatch.setattr(ugs_module._UGSSearch, "run_round",
+                        lambda self, k: rounds.append(k) or run_round(self, k))
     rows = run_sweep(tmp_path, **kwargs)
+    assert rounds == [3]
     expected = {k: v for k, v in _untimed(ref_rows).items() if k[0] in ("dense", "ugs")}
+    assert _untimed(rows) == expected
+
+
+def test_imp_resumes_from_its_checkpoint(reference, tmp_path, monkeypatch):
+    """A kill after IMP's level-1 row (written while round 2 trains, before round 2's
+    checkpoint): the restart resumes after round 1 — three ticket trainings (rounds 2, 3 and
+    the final run), not four — and gives the uninterrupted rows."""
+    from graphsparse.gnn.methods import baselines
+
+    _, ref_rows = reference
+    kwargs = {"methods": ["imp"], "levels": [1, 2, 3], "seeds": [0], **TINY}
+    with pytest.raises(_Kill):
+        run_sweep(tmp_path, on_row=_killer(2), **kwargs)  # dense + IMP level 1
+    trainings = []
+    train_ticket = baselines.train_ticket
+    monkeypatch.setattr(baselines, "train_ticket",
+                        lambda *a, **k: trainings.append(k["desc"]) or train_ticket(*a, **k))
+    rows = run_sweep(tmp_path, **kwargs)
+    assert trainings == ["IMP round 2", "IMP round 3", "IMP ticket"]
+    expected = {k: v for k, v in _untimed(ref_rows).items() if k[0] in ("dense", "imp")}
     assert _untimed(rows) == expected
 
 
@@ -172,7 +209,7 @@ def test_different_config_refused(reference, tmp_path):
 def test_featureless_link_sweep_learns_node_embeddings(tmp_path, monkeypatch):
     """A featureless link dataset (as ogbl-ddi) needs no model option: the runner sizes the
     node embedding from the graph."""
-    import graphsparse.gnn.runner as runner
+    import graphsparse.gnn.experiment.sweep as runner
     from tests.gnn.test_train import _link_dataset
 
     link = _link_dataset(load_dataset("sbm"), features=False)
@@ -279,9 +316,9 @@ def test_cli_run_and_report(tmp_path, capsys):
      "graph_sparsity must be a number in"),
     (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--p-weight", "-0.2"],
      "p_weight must be"),
-    (["--dataset", "sbm", "--method", "teddy"], "give either --levels"),
+    (["--dataset", "sbm", "--method", "teddy"], "give either levels"),
     (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--graph-sparsity", "0.5"],
-     "give either --levels"),
+     "give either levels"),
     (["--dataset", "cora", "--method", "teddy", "--levels", "1"], "DatasetNotFoundError"),
 ])
 def test_cli_bad_input(tmp_path, monkeypatch, capsys, args, message):
@@ -315,3 +352,25 @@ def test_cli_different_config_and_missing_report(tmp_path):
     assert ((out / RESULTS_FILE).read_bytes(), (out / CONFIG_FILE).read_bytes()) == before
     with pytest.raises(SystemExit, match="holds no sweep"):
         main(["glt", "report", str(tmp_path / "nothing")])
+
+
+def test_committed_config_stays_compatible():
+    """A key added to config.json with a default (``method_options``) does not invalidate a
+    stored sweep: the committed Cora GCN folder's config equals today's config for the same
+    settings, and a non-default value of the new key is still refused."""
+    from pathlib import Path
+
+    from graphsparse.gnn.experiment.sweep import config_differences, sweep_config
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks/results/glt_cora_gcn/config.json"
+    stored = json.loads(path.read_text())
+    assert "method_options" not in stored
+    config = sweep_config(load_dataset("cora"), model="gcn",
+                          model_kwargs={"hidden": 512, "num_layers": 2}, hidden=512,
+                          num_layers=2, train={"epochs": 200, "lr": 0.01, "weight_decay": 5e-4},
+                          weight_scope=None, method_options={})
+    config = json.loads(json.dumps(config))
+    assert config_differences(stored, config) == []
+    changed = {**config, "method_options": {"teddy": {"lamb": 10.0}}}
+    assert config_differences(stored, changed) == [
+        "method_options: {} in the directory vs {'teddy': {'lamb': 10.0}} now"]

@@ -1,4 +1,4 @@
-"""Tests of graphsparse.gnn.scores: TEDDY's degree score against a hand computation and a
+"""Tests of graphsparse.gnn.edges.scores: TEDDY's degree score against a hand computation and a
 brute-force reference, Jaccard / Adamic–Adar against hand values, tying and self-loops."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from graphsparse.gnn.data import synthetic_sbm
-from graphsparse.gnn.edge_masks import tie_directions
-from graphsparse.gnn.scores import (
+from graphsparse.gnn.edges import tie_directions
+from graphsparse.gnn.edges.scores import (
     EDGE_SCORES,
     adamic_adar_score,
     edge_scores,

@@ -1,4 +1,4 @@
-"""Tests of graphsparse.gnn.ticket: find_ticket on user-built PyG models and plain ``Data``,
+"""Tests of graphsparse.gnn.experiment.ticket: find_ticket on user-built PyG models and plain ``Data``,
 Ticket save → load (weights_only) → apply → retrain, and the entry point's bad-input errors."""
 
 from __future__ import annotations
@@ -11,12 +11,18 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GCN, GCNConv
 
-from graphsparse import masks as M
 from graphsparse.gnn import Ticket, find_ticket, load_dataset, load_ticket
 from graphsparse.gnn.data import synthetic_sbm
-from graphsparse.gnn.edge_masks import tie_directions
+from graphsparse.gnn.edges import tie_directions
 from graphsparse.gnn.models import build_model
-from graphsparse.masks import CorruptFileError, geometric_sparsity, kept_count
+from graphsparse.masks import (
+    CorruptFileError,
+    geometric_sparsity,
+    kept_count,
+    masks_of,
+    named_tensors,
+    save_file,
+)
 
 FAST = {"epochs": 5, "lr": 0.02, "seed": 0}
 
@@ -56,7 +62,7 @@ def test_find_ticket_on_pyg_gcn_and_data(data, method):
     ticket = find_ticket(model, data, method=method, level=2, p_graph=0.2, p_weight=0.3,
                          **FAST)
     scope = "linear" if method == "ugs" else "all"
-    total = sum(t.numel() for t in M.named_tensors(model, scope).values())
+    total = sum(t.numel() for t in named_tensors(model, scope).values())
     assert ticket.weight_scope == scope
     assert ticket.graph_sparsity["kept"] == kept_count(_counts(data), geometric_sparsity(0.2, 2))
     assert ticket.weight_sparsity["kept"] == kept_count(total, geometric_sparsity(0.3, 2))
@@ -64,7 +70,7 @@ def test_find_ticket_on_pyg_gcn_and_data(data, method):
     assert ticket.metrics["metric"] == "acc" and 0.0 <= ticket.metrics["test"] <= 1.0
     assert ticket.method_config["level"] == 2
     # the user's model is untouched and θ₀ is its initial state, bit for bit
-    assert not M.masks_of(model)
+    assert not masks_of(model)
     for key, value in before.items():
         assert torch.equal(model.state_dict()[key], value)
         assert torch.equal(ticket.initial_state[key], value)
@@ -75,7 +81,7 @@ def test_find_ticket_on_hand_written_module(data):
     model = TwoLayerGCN(data.num_features, 16, 3)
     ticket = find_ticket(model, data, method="random", graph_sparsity=0.3, weight_sparsity=0.6,
                          **FAST)
-    total = sum(t.numel() for t in M.named_tensors(model, "linear").values())
+    total = sum(t.numel() for t in named_tensors(model, "linear").values())
     assert set(ticket.weight_masks) == {"conv1.lin.weight", "conv2.lin.weight"}
     assert ticket.weight_sparsity["kept"] == kept_count(total, 0.6)
     assert ticket.graph_sparsity["kept"] == kept_count(_counts(data), 0.3)
@@ -114,7 +120,7 @@ def test_ticket_save_load_apply_retrain(tmp_path, data):
     m2, r2 = loaded.retrain(data, _pyg_gcn(data, seed=7), **FAST)
     assert (r1.val, r1.test) == (r2.val, r2.test)
     # the retrained model keeps the ticket's masks; pruned weights stay zero
-    assert M.masks_of(m2).keys() == ticket.weight_masks.keys()
+    assert masks_of(m2).keys() == ticket.weight_masks.keys()
     for name, mask in ticket.weight_masks.items():
         prefix, _, tname = name.rpartition(".")
         assert not torch.any(getattr(m2.get_submodule(prefix), tname)[~mask])
@@ -123,7 +129,7 @@ def test_ticket_save_load_apply_retrain(tmp_path, data):
     # trained weights load too
     trained = loaded.apply(_pyg_gcn(data), trained=True)
     for name, mask in ticket.weight_masks.items():
-        assert torch.equal(M.named_tensors(trained, "all")[name],
+        assert torch.equal(named_tensors(trained, "all")[name],
                            ticket.trained_state[name] * mask)
 
 
@@ -173,6 +179,6 @@ def test_ticket_errors(tmp_path, data):
     with pytest.raises(ValueError, match="does not match"):
         ticket.apply(TwoLayerGCN(data.num_features, 16, 3))
     bad = tmp_path / "bad.pt"
-    M.save_file(bad, "masks", {"x": torch.zeros(1)})
+    save_file(bad, "masks", {"x": torch.zeros(1)})
     with pytest.raises(CorruptFileError, match="expected 'ticket'"):
         Ticket.load(bad)

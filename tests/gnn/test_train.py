@@ -15,11 +15,10 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from graphsparse import masks as M
 from graphsparse import paths
-from graphsparse.gnn.accounting import mask_graph, weight_sparsity
+from graphsparse.gnn.accounting import count_weight_sparsity
 from graphsparse.gnn.data import load_dataset
-from graphsparse.gnn.edge_masks import TrainableEdgeMask, tie_directions
+from graphsparse.gnn.edges import TrainableEdgeMask, mask_graph, tie_directions
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.train import (
     TrainHooks,
@@ -27,7 +26,18 @@ from graphsparse.gnn.train import (
     evaluate,
     measure_inference,
     predict,
+    spmm_propagation,
     train_model,
+)
+from graphsparse.gnn.train import tasks as train_tasks
+from graphsparse.masks import (
+    attach,
+    kept_count,
+    magnitude_scores,
+    masks_of,
+    named_tensors,
+    random_scores,
+    topk_masks,
 )
 
 DATA = paths.data_root()
@@ -98,14 +108,14 @@ def test_best_state_is_restored(sbm):
 
 def test_masked_weights_stay_zero(sbm):
     model = _gcn(sbm, bias=True)
-    masks = M.topk_masks(M.random_scores(model, seed=0), 0.8, scope="global")
-    M.attach(model, masks)
+    masks = topk_masks(random_scores(model, seed=0), 0.8, scope="global")
+    attach(model, masks)
     _train(model, sbm, epochs=10, weight_decay=0.0)
-    for name, tensor in M.named_tensors(model, "linear").items():
+    for name, tensor in named_tensors(model, "linear").items():
         assert bool((tensor[~masks[name]] == 0).all())
-        assert torch.equal(M.masks_of(model)[name], masks[name])
-    report = weight_sparsity(model, "linear")
-    assert report.kept == M.kept_count(report.numel, 0.8)
+        assert torch.equal(masks_of(model)[name], masks[name])
+    report = count_weight_sparsity(model, "linear")
+    assert report.kept == kept_count(report.numel, 0.8)
 
 
 @pytest.mark.parametrize("mode", ["remove", "message", "weight"])
@@ -123,16 +133,14 @@ def test_edge_mask_modes_agree_for_a_binary_mask(mode, sbm):
 
 @pytest.mark.parametrize("mask", [None, "half"])
 def test_gcn_spmm_propagation_equals_the_edge_list_path(mask, sbm, monkeypatch):
-    import graphsparse.gnn.train as train_module
-
-    assert train_module.spmm_propagation(_gcn(sbm))
-    assert not train_module.spmm_propagation(_gcn(sbm, "sage"))
+    assert spmm_propagation(_gcn(sbm))
+    assert not spmm_propagation(_gcn(sbm, "sage"))
     edge_mask = None
     if mask == "half":
         tied = tie_directions(sbm.data.edge_index)
         edge_mask = tied.expand(torch.arange(tied.num_pairs) % 2 == 0)
     fast = _train(_gcn(sbm), sbm, epochs=10, edge_mask=edge_mask)
-    monkeypatch.setattr(train_module, "spmm_propagation", lambda model: False)
+    monkeypatch.setattr(train_tasks, "spmm_propagation", lambda model: False)  # as make_task sees it
     slow = _train(_gcn(sbm), sbm, epochs=10, edge_mask=edge_mask)
     assert [r.loss for r in fast.history] == pytest.approx([r.loss for r in slow.history],
                                                            rel=1e-5, abs=1e-6)
@@ -143,14 +151,12 @@ def test_gcn_spmm_propagation_equals_the_edge_list_path(mask, sbm, monkeypatch):
 
 
 def test_spmm_is_skipped_with_input_self_loops(sbm):
-    import graphsparse.gnn.train as train_module
-
     loops = torch.arange(sbm.data.num_nodes).repeat(2, 1)
     looped = dataclasses.replace(sbm, data=Data(
         x=sbm.data.x, y=sbm.data.y, edge_index=torch.cat([sbm.data.edge_index, loops], 1)))
-    task = train_module._make_task(_gcn(sbm), looped, None, "remove", None, 0)
+    task = train_tasks.make_task(_gcn(sbm), looped, None, "remove", None, 0)
     assert task.spmm and task.propagate is task.edge_index   # plain edge list kept
-    task = train_module._make_task(_gcn(sbm), sbm, None, "remove", None, 0)
+    task = train_tasks.make_task(_gcn(sbm), sbm, None, "remove", None, 0)
     assert task.propagate.layout == torch.sparse_csr
 
 
@@ -212,8 +218,8 @@ class ProjectL0(TrainHooks):
         self.sparsity = sparsity
 
     def after_step(self, ctx):
-        weights = M.named_tensors(ctx.model, "linear")
-        masks = M.topk_masks(M.magnitude_scores(ctx.model), self.sparsity, scope="global")
+        weights = named_tensors(ctx.model, "linear")
+        masks = topk_masks(magnitude_scores(ctx.model), self.sparsity, scope="global")
         with torch.no_grad():
             for name, w in weights.items():
                 w.masked_fill_(~masks[name], 0.0)
@@ -222,7 +228,7 @@ class ProjectL0(TrainHooks):
 def test_after_step_projection_holds_at_the_best_epoch(sbm):
     model = _gcn(sbm)
     result = _train(model, sbm, epochs=10, hooks=ProjectL0(0.7))
-    assert weight_sparsity(model, "linear").sparsity >= 0.7 - 1e-3
+    assert count_weight_sparsity(model, "linear").sparsity >= 0.7 - 1e-3
     assert result.test > 0.5
 
 

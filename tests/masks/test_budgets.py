@@ -106,5 +106,5 @@ def test_bad_inputs():
         layer_densities(MLP, density=0.001, overrides={"fc2": 1.0})
     with pytest.raises(ValueError, match="positive dimensions"):
         layer_densities({"a": (0, 3)}, density=0.5)
-    with pytest.raises(ValueError, match="epsilon must be a positive"):
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number > 0"):
         layer_densities(MLP, epsilon=-1, method="er")

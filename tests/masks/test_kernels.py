@@ -4,9 +4,9 @@ import pytest
 import torch
 from torch import nn
 
-from graphsparse import masks as M
+from graphsparse.masks import attach, csr_layers, csr_linear, masks_of
 from graphsparse.topology.dynamic import SET, RigL
-from graphsparse.topology.models import SparseMLP, load_digits, train
+from graphsparse.topology import SparseMLP, load_digits, train
 
 
 def _masked_net(seed=0, bias=True):
@@ -14,9 +14,9 @@ def _masked_net(seed=0, bias=True):
     torch.manual_seed(seed)
     net = nn.Sequential(nn.Linear(30, 40, bias=bias), nn.ReLU(), nn.Linear(40, 20, bias=bias),
                         nn.ReLU(), nn.Linear(20, 5, bias=bias))
-    M.attach(net, {"0.weight": torch.rand(40, 30, generator=g) < 0.1,
-                   "2.weight": torch.rand(20, 40, generator=g) < 0.15,
-                   "4.weight": torch.rand(5, 20, generator=g) < 0.9})
+    attach(net, {"0.weight": torch.rand(40, 30, generator=g) < 0.1,
+                 "2.weight": torch.rand(20, 40, generator=g) < 0.15,
+                 "4.weight": torch.rand(5, 20, generator=g) < 0.9})
     return net
 
 
@@ -33,7 +33,7 @@ def test_csr_outputs_and_gradients_equal_the_dense_path(bias):
     x = torch.randn(7, 30)
     y = net(x)
     gx, grads = _grads(net, x)
-    with M.csr_linear(net) as names:
+    with csr_linear(net) as names:
         assert names == ["0", "2"]                  # layer 4 keeps ~90%: stays dense
         torch.testing.assert_close(net(x), y, rtol=1e-5, atol=1e-6)
         gx2, grads2 = _grads(net, x)
@@ -43,7 +43,7 @@ def test_csr_outputs_and_gradients_equal_the_dense_path(bias):
         torch.testing.assert_close(grads2[n], grads[n], rtol=1e-5, atol=1e-6)
     # the raw weight's gradient is exactly zero where the mask is False
     raw = net[0].parametrizations.weight.original
-    assert torch.all(grads2["0.parametrizations.weight.original"][~net[0].weight.ne(0) & ~M.masks_of(net)["0.weight"]] == 0)
+    assert torch.all(grads2["0.parametrizations.weight.original"][~net[0].weight.ne(0) & ~masks_of(net)["0.weight"]] == 0)
     assert raw.shape == (40, 30)
 
 
@@ -52,7 +52,7 @@ def test_csr_handles_leading_dimensions_and_restores_forward_on_error():
     x = torch.randn(2, 3, 30)
     y = net(x)
     with pytest.raises(RuntimeError, match="boom"):
-        with M.csr_linear(net, max_density=1.0) as names:
+        with csr_linear(net, max_density=1.0) as names:
             assert names == ["0", "2", "4"]
             torch.testing.assert_close(net(x), y, rtol=1e-5, atol=1e-6)
             raise RuntimeError("boom")
@@ -66,25 +66,27 @@ def test_csr_pattern_follows_mask_updates_inside_the_context():
     x = torch.randn(4, 30)
     g = torch.Generator().manual_seed(5)
     new = torch.rand(40, 30, generator=g) < 0.1
-    with M.csr_linear(net):
+    with csr_linear(net):
         net(x)
-        M.attach(net, {"0.weight": new})             # in-place mask update (as SET does)
+        attach(net, {"0.weight": new})             # in-place mask update (as SET does)
         inside = net(x)
     torch.testing.assert_close(inside, net(x), rtol=1e-5, atol=1e-6)
-    assert torch.equal(M.masks_of(net)["0.weight"], new)
+    assert torch.equal(masks_of(net)["0.weight"], new)
 
 
 def test_csr_layer_selection_and_bad_input():
     net = _masked_net()
-    M.attach(net, {"2.weight": torch.ones(20, 40, dtype=torch.bool)})
-    assert M.csr_layers(net) == ["0"]                  # dense mask: above max_density
-    trainable = M.attach(nn.Linear(10, 10), {"weight": torch.eye(10, dtype=torch.bool)},
-                         trainable=True)
-    assert M.csr_layers(trainable) == []             # trainable masks keep the dense path
-    assert M.csr_layers(nn.Linear(3, 3)) == []
-    for bad in (0.0, 1.5, -1, "x"):
-        with pytest.raises(ValueError, match="max_density"):
-            M.csr_layers(net, bad)
+    attach(net, {"2.weight": torch.ones(20, 40, dtype=torch.bool)})
+    assert csr_layers(net) == ["0"]                  # dense mask: above max_density
+    trainable = attach(nn.Linear(10, 10), {"weight": torch.eye(10, dtype=torch.bool)},
+                       trainable=True)
+    assert csr_layers(trainable) == []             # trainable masks keep the dense path
+    assert csr_layers(nn.Linear(3, 3)) == []
+    for bad in (0.0, 1.5, -1):
+        with pytest.raises(ValueError, match=r"max_density must be a number in \(0, 1\]"):
+            csr_layers(net, bad)
+    with pytest.raises(TypeError, match=r"max_density must be a number in \(0, 1\]"):
+        csr_layers(net, "x")
 
 
 def test_train_csr_matches_dense_training_and_is_deterministic():
@@ -92,10 +94,10 @@ def test_train_csr_matches_dense_training_and_is_deterministic():
 
     def run(kernel, callback=None, epochs=2):
         net = SparseMLP.random_graph([64, 100, 100, 10], epsilon=5, seed=0, dropout=0.2)
-        kept = {n: int(m.sum()) for n, m in M.masks_of(net).items()}
+        kept = {n: int(m.sum()) for n, m in masks_of(net).items()}
         rows = train(net, data, epochs=epochs, lr=0.05, seed=0, set_callback=callback,
                      kernel=kernel, progress=False)
-        assert {n: int(m.sum()) for n, m in M.masks_of(net).items()} == kept
+        assert {n: int(m.sum()) for n, m in masks_of(net).items()} == kept
         return net, rows
 
     dense, rows_d = run("dense")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from graphsparse import masks as M
+from graphsparse.masks import attach, masks_of, save_file, save_masks
 from graphsparse.cli import main
 from graphsparse.topology.files import layer_masks_from_file
 from graphsparse.topology.plots import plot_degree_distribution, plot_mask, plot_metric_over_epochs
@@ -23,7 +23,7 @@ def test_mlp_then_stats_json(tmp_path, capsys):
     assert REQUIRED <= set(report)
     layers = report["layers"]
     assert [tuple(layer["shape"]) for layer in layers] == [(40, 64), (10, 40)]
-    masks = M.masks_of(__import__("graphsparse.topology", fromlist=["SparseMLP"]).SparseMLP.load(out))
+    masks = masks_of(__import__("graphsparse.topology", fromlist=["SparseMLP"]).SparseMLP.load(out))
     assert layers[0]["num_edges"] == int(masks["fc1.weight"].sum())
     m = masks["fc1.weight"]
     fan_in, fan_out = m.sum(1).float(), m.sum(0).float()
@@ -45,10 +45,10 @@ def test_stats_reads_plain_state_dict_and_mask_files(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["dead_neurons"]["inputs_no_out"] == 3
     # a masked model's own state_dict: the mask wins over the raw weight
-    M.attach(net, {"2.weight": torch.tensor([[True, False, False, False], [True] * 4])})
+    attach(net, {"2.weight": torch.tensor([[True, False, False, False], [True] * 4])})
     torch.save(net.state_dict(), tmp_path / "masked.pt")
     assert int(layer_masks_from_file(tmp_path / "masked.pt")["2.weight"].sum()) == 5
-    M.save_masks(tmp_path / "m.pt", M.masks_of(net) | {"0.weight": layers["0.weight"]})
+    save_masks(tmp_path / "m.pt", masks_of(net) | {"0.weight": layers["0.weight"]})
     assert set(layer_masks_from_file(tmp_path / "m.pt")) == {"0.weight", "2.weight"}
 
 
@@ -62,7 +62,7 @@ def test_stats_bad_files(tmp_path):
     torch.save({"bias": torch.zeros(3)}, tmp_path / "nolinear.pt")
     with pytest.raises(SystemExit, match="no 2-D weight tensors"):
         main(["stats", str(tmp_path / "nolinear.pt")])
-    M.save_file(tmp_path / "t.pt", "ticket", {"a": 1})
+    save_file(tmp_path / "t.pt", "ticket", {"a": 1})
     with pytest.raises(SystemExit, match="'ticket' file"):
         main(["stats", str(tmp_path / "t.pt")])
     with pytest.raises(SystemExit, match="exactly one of --density or --epsilon"):

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from graphsparse import masks as M
+from graphsparse.masks import attach, kept_count, masks_of, named_tensors, random_scores, topk_masks
 from graphsparse.topology.dynamic import SET, RigL, cosine_drop_fraction, set_prune
 
 
@@ -12,7 +12,7 @@ def layer_with(weights: torch.Tensor, mask: torch.Tensor) -> nn.Sequential:
     net = nn.Sequential(nn.Linear(weights.shape[1], weights.shape[0], bias=False))
     with torch.no_grad():
         net[0].weight.copy_(weights)
-    M.attach(net, {"0.weight": mask})
+    attach(net, {"0.weight": mask})
     return net
 
 
@@ -29,7 +29,7 @@ def test_set_sign_aware_removal_hand_made():
     net = layer_with(w[None], mask[None])
     (update,) = SET(zeta=0.4, seed=0).on_epoch_end(net)
     assert (update.dropped, update.grown, update.kept) == (4, 4, 10)
-    new = M.masks_of(net)["0.weight"][0]
+    new = masks_of(net)["0.weight"][0]
     assert int(new.sum()) == 10 and bool(new[[2, 3, 4, 7, 8, 9]].all())
     regrown = new & ~after
     assert int(regrown.sum()) == 4
@@ -39,7 +39,7 @@ def test_set_sign_aware_removal_hand_made():
 def test_set_density_constant_and_seeded():
     torch.manual_seed(0)
     base = nn.Sequential(nn.Linear(40, 30), nn.ReLU(), nn.Linear(30, 10))
-    M.attach(base, M.topk_masks(M.random_scores(base, seed=1), 0.8, scope="local"))
+    attach(base, topk_masks(random_scores(base, seed=1), 0.8, scope="local"))
     runs = []
     for _ in range(2):
         net = copy.deepcopy(base)
@@ -48,19 +48,19 @@ def test_set_density_constant_and_seeded():
         data = torch.randn(8, 40, generator=torch.Generator().manual_seed(3))
         history = []
         for _epoch in range(5):
-            before = M.masks_of(net)
+            before = masks_of(net)
             opt.zero_grad()
             net(data).sum().backward()
             opt.step()
-            weights = {n: t.detach().clone() for n, t in M.named_tensors(net, "linear").items()}
+            weights = {n: t.detach().clone() for n, t in named_tensors(net, "linear").items()}
             updates = cb.on_epoch_end(net, opt)
-            after = M.masks_of(net)
+            after = masks_of(net)
             for u in updates:
                 assert int(after[u.name].sum()) == int(before[u.name].sum()) == u.kept
                 # at least the survivors of the removal step stay
                 assert int((after[u.name] & before[u.name]).sum()) >= u.kept - u.dropped
                 signs = (weights[u.name] >= 0, weights[u.name] < 0)
-                expected = sum(n - M.kept_count(n, 0.3)
+                expected = sum(n - kept_count(n, 0.3)
                                for n in (int((before[u.name] & g).sum()) for g in signs))
                 assert u.dropped == expected > 0
             history.append(after)
@@ -80,9 +80,9 @@ def test_rigl_regrows_at_largest_gradient_empty_positions():
     # f(1) ≈ 0.25 of 3 kept -> floor(0.75) = 0 dropped; use step 1 with a larger alpha instead
     cb = RigL(drop_fraction=0.9, update_every=1, end_step=10**6)
     (u,) = cb.on_step_end(net, 1, loss)
-    k = 3 - M.kept_count(3, cosine_drop_fraction(1, 0.9, 10**6))
+    k = 3 - kept_count(3, cosine_drop_fraction(1, 0.9, 10**6))
     assert (u.dropped, u.grown) == (k, k) and k == 2
-    new = M.masks_of(net)["0.weight"][0].tolist()
+    new = masks_of(net)["0.weight"][0].tolist()
     # dropped: the two smallest |w| kept (0.01 at 4, -0.4 at 1); grown: the two empty positions
     # with largest |grad| = |2·y·x_j|, i.e. x = 6 and x = 5 -> positions 5 and 4 (4 was just freed)
     assert new == [True, False, False, False, True, True]

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-import graphsparse.topology.graph as graph_module
+import graphsparse.topology.graph.export as graph_export
 from graphsparse.topology import NetworkGraph, UnsupportedLayerError, trace_model
-from graphsparse.topology import metrics as M
+from graphsparse.topology import metrics
 from graphsparse.topology.graph import Block
 
 
@@ -35,7 +35,7 @@ def test_from_masks_list_layout_and_offsets():
         assert block.shape == mask.shape
         np.testing.assert_array_equal(_dense(block), mask)
         assert block.edge_weight is None
-    assert M.num_edges(g) == sum(int(m.sum()) for m in masks)
+    assert metrics.num_edges(g) == sum(int(m.sum()) for m in masks)
     assert g.node_level().tolist() == [0] * 4 + [1] * 6 + [2] * 3
     assert g.node_index().tolist() == list(range(4)) + list(range(6)) + list(range(3))
 
@@ -104,7 +104,7 @@ def test_exports_round_trip():
     masks = _random_masks(rng, [5, 7, 4, 2], p=0.5)
     g = NetworkGraph.from_masks([m * rng.normal(size=m.shape) for m in masks])
     adj = g.to_scipy()
-    assert adj.shape == (g.num_nodes, g.num_nodes) and adj.nnz == M.num_edges(g)
+    assert adj.shape == (g.num_nodes, g.num_nodes) and adj.nnz == metrics.num_edges(g)
     for b in g.blocks:  # block (out, in) sits transposed at [src rows, dst cols]
         sub = adj[g.offsets[b.src] : g.offsets[b.src + 1]][:, g.offsets[b.dst] : g.offsets[b.dst + 1]]
         np.testing.assert_array_equal(sub.toarray().T != 0, _dense(b))
@@ -112,7 +112,7 @@ def test_exports_round_trip():
     np.testing.assert_allclose(np.sort(weighted.data), np.sort(np.concatenate([b.edge_weight for b in g.blocks])))
 
     G = g.to_networkx()
-    assert G.number_of_nodes() == g.num_nodes and G.number_of_edges() == M.num_edges(g)
+    assert G.number_of_nodes() == g.num_nodes and G.number_of_edges() == metrics.num_edges(g)
     assert {(u, v) for u, v in G.edges} == set(zip(*adj.nonzero()))
     assert all(G.nodes[i]["layer"] == l for i, l in enumerate(g.node_level()))
     u, v = next(iter(G.edges))
@@ -120,14 +120,14 @@ def test_exports_round_trip():
 
     data = g.to_pyg()
     assert data.num_nodes == g.num_nodes
-    assert data.edge_index.shape == (2, M.num_edges(g))
+    assert data.edge_index.shape == (2, metrics.num_edges(g))
     assert {tuple(e) for e in data.edge_index.t().tolist()} == set(zip(*adj.nonzero()))
     assert data.layer.tolist() == g.node_level().tolist()
-    assert data.edge_weight.dtype == torch.float32 and data.edge_weight.shape == (M.num_edges(g),)
+    assert data.edge_weight.dtype == torch.float32 and data.edge_weight.shape == (metrics.num_edges(g),)
 
 
 def test_to_networkx_warns_on_large_graphs(monkeypatch):
-    monkeypatch.setattr(graph_module, "NETWORKX_EDGE_WARN", 5)
+    monkeypatch.setattr(graph_export, "NETWORKX_EDGE_WARN", 5)
     g = NetworkGraph.from_masks([np.ones((3, 3), bool)])
     with pytest.warns(UserWarning, match="to_networkx"):
         g.to_networkx()
@@ -149,7 +149,7 @@ def test_from_dag_with_skip_edge():
     weights = {(G.nodes[u]["label"], G.nodes[v]["label"]): d["weight"] for u, v, d in G.edges(data=True)}
     assert weights[("b", "c")] == 2.0
     # a path through the skip edge a -> d counts
-    assert M.path_counts(g).counts.tolist() == [3, 2]
+    assert metrics.path_counts(g).counts.tolist() == [3, 2]
 
 
 def test_from_dag_bad_input():
@@ -231,10 +231,10 @@ def test_trace_and_graph_of_identity_residual():
     assert [(s.src_group, s.dst_group) for s in identity] == [(1, 3)]
     g = NetworkGraph.from_model(model)
     assert [b.kind for b in g.blocks] == ["linear"] * 4 + ["identity"]
-    assert M.num_edges(g) == 5 * 6 + 6 * 6 + 6 * 6 + 6 * 3  # identity edges are not weights
-    assert g.to_networkx().number_of_edges() == M.num_edges(g) + 6
+    assert metrics.num_edges(g) == 5 * 6 + 6 * 6 + 6 * 6 + 6 * 3  # identity edges are not weights
+    assert g.to_networkx().number_of_edges() == metrics.num_edges(g) + 6
     # dense: 5 inputs; paths through fc1->fc2 (6*6 per fc2 unit) plus the identity bypass
-    assert M.path_counts(g).counts.tolist() == [6 * (5 * 6 * 6 + 5)] * 3
+    assert metrics.path_counts(g).counts.tolist() == [6 * (5 * 6 * 6 + 5)] * 3
 
 
 class _BasicBlock(nn.Module):
@@ -378,7 +378,7 @@ def test_single_layer_model():
     with torch.no_grad():
         layer.weight[0, 1] = 0.0
     g = NetworkGraph.from_model(layer)
-    assert g.sizes == (3, 2) and M.num_edges(g) == 5 and g.level_names == ("input", "model")
+    assert g.sizes == (3, 2) and metrics.num_edges(g) == 5 and g.level_names == ("input", "model")
 
 
 def test_model_without_linear_layers():

@@ -1,23 +1,25 @@
 import pytest
 import torch
 
-from graphsparse import masks as M
+from graphsparse.masks import kept_count, masks_of
 from graphsparse.topology.dynamic import SET, RigL
-from graphsparse.topology.models import SparseMLP, load_digits, load_mnist5k, train
+from graphsparse.topology.datasets import load_digits, load_mnist5k
+from graphsparse.topology.sparse_mlp import SparseMLP
+from graphsparse.topology.training import train
 
 
 def test_random_graph_mlp_is_seeded_and_exact():
     a = SparseMLP.random_graph([64, 40, 30, 10], epsilon=5, seed=3)
     b = SparseMLP.random_graph([64, 40, 30, 10], epsilon=5, seed=3)
-    ma, mb = M.masks_of(a), M.masks_of(b)
+    ma, mb = masks_of(a), masks_of(b)
     assert list(ma) == ["fc1.weight", "fc2.weight", "fc3.weight"]
     assert all(torch.equal(ma[n], mb[n]) for n in ma)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     # SET's epsilon: fc1 keeps exactly kept_count(64*40, 1 - 5*(64+40)/(64*40)) edges
     p = 5 * (64 + 40) / (64 * 40)
-    assert int(ma["fc1.weight"].sum()) == M.kept_count(64 * 40, 1 - p)
+    assert int(ma["fc1.weight"].sum()) == kept_count(64 * 40, 1 - p)
     c = SparseMLP.random_graph([64, 40, 30, 10], epsilon=5, seed=4)
-    assert not torch.equal(M.masks_of(c)["fc1.weight"], ma["fc1.weight"])
+    assert not torch.equal(masks_of(c)["fc1.weight"], ma["fc1.weight"])
 
 
 def test_save_load_round_trip(tmp_path):
@@ -47,24 +49,24 @@ def test_embedded_data_are_real_and_split_by_seed():
 def test_training_with_set_keeps_density_and_learns():
     data = load_digits()
     net = SparseMLP.random_graph([64, 100, 10], epsilon=10, seed=0)
-    kept0 = {n: int(m.sum()) for n, m in M.masks_of(net).items()}
+    kept0 = {n: int(m.sum()) for n, m in masks_of(net).items()}
     rows = train(net, data, epochs=4, lr=0.05, seed=0, set_callback=SET(0.3, seed=0),
-                 record=lambda m, e: {"edges": sum(int(x.sum()) for x in M.masks_of(m).values())},
+                 record=lambda m, e: {"edges": sum(int(x.sum()) for x in masks_of(m).values())},
                  progress=False)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert all(r["edges"] == sum(kept0.values()) for r in rows)
     assert rows[-1]["test_acc"] > 0.8
-    kept1 = {n: int(m.sum()) for n, m in M.masks_of(net).items()}
+    kept1 = {n: int(m.sum()) for n, m in masks_of(net).items()}
     assert kept0 == kept1
 
 
 def test_training_with_rigl_and_mse():
     data = load_digits()
     net = SparseMLP.random_graph([64, 50, 10], density=0.3, seed=1)
-    before = M.masks_of(net)
+    before = masks_of(net)
     rows = train(net, data, epochs=2, lr=0.1, loss="mse", seed=0, progress=False,
                  rigl_callback=RigL(0.3, update_every=5, end_step=30))
-    after = M.masks_of(net)
+    after = masks_of(net)
     assert any(not torch.equal(before[n], after[n]) for n in before)
     assert all(int(before[n].sum()) == int(after[n].sum()) for n in before)
     assert len(rows) == 2
@@ -85,7 +87,7 @@ def test_initialisations_follow_their_bounds():
     # sparse fan-in: row i is bounded by sqrt(6 / realised in-degree of neuron i)
     sparse = SparseMLP.random_graph([200, 100, 10], density=0.05, seed=0,
                                     init="sparse_he_uniform")
-    mask = M.masks_of(sparse)["fc1.weight"]
+    mask = masks_of(sparse)["fc1.weight"]
     fan_in = mask.sum(dim=1).clamp_min(1)
     rows_max = sparse.fc1.parametrizations.weight.original.abs().amax(dim=1)
     assert torch.all(rows_max <= (6 / fan_in) ** 0.5)
@@ -110,7 +112,7 @@ def test_init_survives_save_and_load(tmp_path):
 
 
 def test_set_mse_surrogate_has_the_reference_gradient():
-    from graphsparse.topology.models import set_mse_surrogate
+    from graphsparse.topology.training import set_mse_surrogate
 
     z = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], requires_grad=True)
     t = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from graphsparse.topology import NetworkGraph, TopologyReport, report
-from graphsparse.topology import metrics as M
+from graphsparse.topology import metrics
 
 REQUIRED_KEYS = {
     "num_nodes", "num_edges", "density", "dead_neurons", "effective_sparsity", "num_components", "layers",
@@ -32,11 +32,11 @@ def test_default_report_values_and_json(graph):
     d = json.loads(r.to_json())
     assert REQUIRED_KEYS <= set(d)
     assert d["num_nodes"] == graph.num_nodes == 650
-    assert d["num_edges"] == M.num_edges(graph) and d["density"] == pytest.approx(M.density(graph))
-    assert d["effective_sparsity"] == pytest.approx(M.effective_sparsity(graph).effective_sparsity)
-    assert d["num_components"] == M.num_components(graph)
-    assert d["dead_neurons"] == M.dead_neurons(graph).to_dict()
-    assert d["paths"]["total"] == M.path_counts(graph).total and d["paths"]["exact"] is True
+    assert d["num_edges"] == metrics.num_edges(graph) and d["density"] == pytest.approx(metrics.density(graph))
+    assert d["effective_sparsity"] == pytest.approx(metrics.effective_sparsity(graph).effective_sparsity)
+    assert d["num_components"] == metrics.num_components(graph)
+    assert d["dead_neurons"] == metrics.dead_neurons(graph).to_dict()
+    assert d["paths"]["total"] == metrics.path_counts(graph).total and d["paths"]["exact"] is True
     assert d["shortest_paths"] is None and d["four_cycles"] is None and d["spectral"] is None
     assert [l["name"] for l in d["layers"]] == ["fc1", "fc2", "out"]
     for layer, block in zip(d["layers"], graph.blocks):
@@ -46,7 +46,7 @@ def test_default_report_values_and_json(graph):
         for key, degrees in (("in_degree", block.in_degree()), ("out_degree", block.out_degree())):
             assert layer[key]["mean"] == pytest.approx(degrees.mean())
             assert (layer[key]["min"], layer[key]["max"]) == (degrees.min(), degrees.max())
-    fit = M.degree_powerlaw(graph, compare=True)
+    fit = metrics.degree_powerlaw(graph, compare=True)
     assert d["powerlaw"]["fitted"] and d["powerlaw"]["alpha"] == pytest.approx(fit.alpha)
     assert d["powerlaw"]["xmin"] == fit.xmin and d["powerlaw"]["ks"] == pytest.approx(fit.ks)
     assert {"degrees", "dead_neurons", "effective_sparsity", "paths", "components", "powerlaw"} <= set(d["timings"])
@@ -56,9 +56,9 @@ def test_default_report_values_and_json(graph):
 
 def test_opt_in_metrics_are_computed_and_timed(graph):
     r = report(graph, shortest_paths=True, four_cycles=True, spectral=True, seed=3, shortest_path_sources=20)
-    assert r.shortest_paths == M.mean_shortest_path(graph, sources=20, seed=3)
-    assert r.four_cycles == M.four_cycles(graph)
-    assert [s.to_dict() for s in r.spectral] == [s.to_dict() for s in M.spectral(graph, seed=3)]
+    assert r.shortest_paths == metrics.mean_shortest_path(graph, sources=20, seed=3)
+    assert r.four_cycles == metrics.four_cycles(graph)
+    assert [s.to_dict() for s in r.spectral] == [s.to_dict() for s in metrics.spectral(graph, seed=3)]
     assert {"shortest_paths", "four_cycles", "spectral"} <= set(r.timings)
     assert all(t >= 0 for t in r.timings.values())
     d = json.loads(r.to_json())

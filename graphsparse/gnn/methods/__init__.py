@@ -16,30 +16,41 @@ name               method
 ``"adamic_adar"``  Adamic–Adar edges + random weights
 =================  ===========================================================================
 
-Every method is called as ``METHODS[name](model, dataset, graph_targets=[...],
+Every method is a :class:`~graphsparse.gnn.methods.base.Method` with one entry point,
+``METHODS[name].search(model, dataset, targets, *, scope, train_config, method_options,
+on_level, on_epoch=None, checkpoint_dir=None)`` (see :mod:`graphsparse.gnn.methods.base`);
+it is also callable as its function, ``METHODS[name](model, dataset, graph_targets=[...],
 weight_targets=[...], weight_scope=..., epochs=..., lr=..., weight_decay=..., seed=...,
-progress=..., **options)`` and returns a
+progress=..., **options)``, returning a
 :class:`~graphsparse.gnn.methods._common.SearchResult`. Iterative methods (:data:`ITERATIVE`)
-run one round per target entry; one-shot methods use the last entry.
+run one round per target entry; one-shot methods use the last entry. :data:`DENSE` is the
+dense baseline of a sweep.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
-
+from graphsparse.checks import check_known
 from graphsparse.gnn.methods._common import SearchResult, check_scope
+from graphsparse.gnn.methods.base import (
+    IterativeMethod,
+    LevelResult,
+    Method,
+    OneShotMethod,
+    TrainConfig,
+)
 from graphsparse.gnn.methods.baselines import (
     imp_ticket,
     magnitude_ticket,
     random_ticket,
     structural_ticket,
 )
+from graphsparse.gnn.methods.dense import DENSE, DenseMethod, train_dense
 from graphsparse.gnn.methods.teddy import (
     Distillation,
     GraphTeacher,
     L0Projection,
     LinkTeacher,
+    TeddyMethod,
     binary_kl,
     make_teacher,
     teacher_logits,
@@ -48,7 +59,16 @@ from graphsparse.gnn.methods.teddy import (
 from graphsparse.gnn.methods.ugs import UGSPenalty, UGSRound, reset_mask_values, ugs
 
 __all__ = [
+    "DENSE",
     "DEFAULT_SCOPES",
+    "DenseMethod",
+    "IterativeMethod",
+    "LevelResult",
+    "Method",
+    "OneShotMethod",
+    "TeddyMethod",
+    "TrainConfig",
+    "train_dense",
     "ITERATIVE",
     "METHODS",
     "Distillation",
@@ -72,28 +92,29 @@ __all__ = [
     "ugs",
 ]
 
-#: Method name -> function (see the module documentation).
-METHODS: dict[str, Callable[..., SearchResult]] = {
-    "ugs": ugs,
-    "teddy": teddy,
-    "random": random_ticket,
-    "magnitude": magnitude_ticket,
-    "imp": imp_ticket,
-    "jaccard": partial(structural_ticket, edge_score="jaccard"),
-    "adamic_adar": partial(structural_ticket, edge_score="adamic_adar"),
+#: Method name -> :class:`~graphsparse.gnn.methods.base.Method` (see the module documentation).
+#: UGS masks linear weights only, TEDDY counts every parameter; baselines follow UGS.
+METHODS: dict[str, Method] = {
+    "ugs": IterativeMethod("ugs", ugs, "linear"),
+    "teddy": TeddyMethod("teddy", teddy, "all"),
+    "random": OneShotMethod("random", random_ticket, "linear"),
+    "magnitude": OneShotMethod("magnitude", magnitude_ticket, "linear"),
+    "imp": IterativeMethod("imp", imp_ticket, "linear"),
+    "jaccard": OneShotMethod("jaccard", structural_ticket, "linear", edge_score="jaccard"),
+    "adamic_adar": OneShotMethod("adamic_adar", structural_ticket, "linear",
+                                 edge_score="adamic_adar"),
 }
 
 #: Methods that run one round per target (the others are one-shot).
-ITERATIVE = frozenset({"ugs", "imp"})
+ITERATIVE = frozenset(name for name, method in METHODS.items() if method.iterative)
 
-#: The weight scope each method counts by default: UGS masks linear weights only, TEDDY every
-#: parameter; baselines follow UGS.
-DEFAULT_SCOPES = {"ugs": "linear", "teddy": "all", "random": "linear", "magnitude": "linear",
-                  "imp": "linear", "jaccard": "linear", "adamic_adar": "linear"}
+#: The weight scope each method counts by default.
+DEFAULT_SCOPES = {name: method.default_scope for name, method in METHODS.items()}
 
 
-def get_method(name: str) -> Callable[..., SearchResult]:
-    """The method called ``name``; ``ValueError`` listing the valid names otherwise.
+def get_method(name: str) -> Method:
+    """The method called ``name`` (``"dense"``: the dense baseline); ``ValueError`` listing the
+    valid names otherwise.
 
     >>> get_method("ugs").__name__
     'ugs'
@@ -102,7 +123,6 @@ def get_method(name: str) -> Callable[..., SearchResult]:
     ...
     ValueError: unknown method 'wd-glt'; valid methods: 'ugs', 'teddy', 'random', 'magnitude', 'imp', 'jaccard', 'adamic_adar'
     """
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: "
-                         f"{', '.join(map(repr, METHODS))}")
-    return METHODS[name]
+    if name == "dense":
+        return DENSE
+    return METHODS[check_known(name, "method", METHODS)]

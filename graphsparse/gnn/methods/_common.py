@@ -1,11 +1,11 @@
 """Pieces shared by every ticket-finding method: targets, edge units, rewinding, the result.
 
 Edge units. Every method prunes the **non-loop units** of
-:func:`~graphsparse.gnn.edge_masks.tie_directions` over the dataset's mask graph
-(:func:`~graphsparse.gnn.accounting.mask_graph`): undirected pairs for undirected graphs (both
+:func:`~graphsparse.gnn.edges.tie_directions` over the dataset's mask graph
+(:func:`~graphsparse.gnn.edges.mask_graph`): undirected pairs for undirected graphs (both
 directions kept or pruned together), single directed edges for directed ones. Self-loops are
 never pruned. So a graph target ``s`` keeps exactly ``kept_count(U, s)`` units, where ``U`` is
-the number of non-loop units — the count :func:`~graphsparse.gnn.accounting.graph_sparsity`
+the number of non-loop units — the count :func:`~graphsparse.gnn.edges.count_graph_sparsity`
 reports as its primary count.
 
 Weights. The scope (``"linear"``: UGS, ``"all"``: TEDDY) is that of
@@ -19,27 +19,39 @@ round ``k`` of a geometric schedule keeps exactly ``kept_count(n, 1 - (1-p)^k)``
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from graphsparse import masks as M
-from graphsparse.gnn.accounting import WEIGHT_SCOPES, graph_sparsity, mask_graph, weight_sparsity
-from graphsparse.gnn.edge_masks import TiedEdges, tie_directions
-from graphsparse.gnn.train import TrainResult, train_model
+from graphsparse.gnn.accounting import WEIGHT_SCOPES, count_weight_sparsity
+from graphsparse.gnn.edges import TiedEdges, count_graph_sparsity, mask_graph, tie_directions
+from graphsparse.gnn.train import EpochRecord, TrainHooks, TrainResult, train_model
+from graphsparse.masks import (
+    attach,
+    bake,
+    load_file,
+    masks_of,
+    named_tensors,
+    save_file,
+    topk_masks,
+)
 
 __all__ = [
     "EdgeUnits",
+    "RoundCheckpoint",
     "SearchResult",
     "check_scope",
     "check_targets",
+    "epoch_hooks",
     "finish",
     "initial_state",
     "plain_state",
+    "read_checkpoint",
     "rewind",
     "scope_names",
     "select_weights",
@@ -52,12 +64,13 @@ class SearchResult:
     """What a method returns (:func:`graphsparse.gnn.find_ticket` wraps it in a ``Ticket``).
 
     Attributes:
-        edge_mask: ``BoolTensor [E]`` over the mask graph's directed edge ids (True = kept).
+        edge_mask: ``BoolTensor [E]`` over the mask graph's directed edge ids (True = kept);
+            None for the dense model (every edge kept).
         weight_masks: ``{name: BoolTensor}`` over the weight scope, unmasked parameter names.
         initial_state: θ₀, the model's ``state_dict`` before the search (plain names).
         trained_state: the ticket's trained weights (plain names, pruned entries zero).
         train: the :class:`~graphsparse.gnn.train.TrainResult` whose metrics are reported.
-        graph_sparsity: :meth:`~graphsparse.gnn.accounting.GraphSparsity.to_dict` of the mask.
+        graph_sparsity: :meth:`~graphsparse.gnn.edges.GraphSparsity.to_dict` of the mask.
         weight_sparsity: ``SparsityReport.to_dict()`` over ``weight_scope``.
         weight_scope: ``"linear"`` or ``"all"``.
         search_epochs: epochs of every training run of the search, the final one included.
@@ -65,7 +78,7 @@ class SearchResult:
         rounds: one JSON-serialisable dict per round or stage (targets, kept counts, metrics).
     """
 
-    edge_mask: Tensor
+    edge_mask: Tensor | None
     weight_masks: dict[str, Tensor]
     initial_state: dict[str, Tensor]
     trained_state: dict[str, Tensor]
@@ -76,6 +89,21 @@ class SearchResult:
     search_epochs: int
     search_seconds: float
     rounds: list[dict[str, Any]] = field(default_factory=list)
+
+
+class EpochCallback(TrainHooks):
+    """Hands every :class:`~graphsparse.gnn.train.EpochRecord` to a callable (progress)."""
+
+    def __init__(self, on_epoch: Callable[[EpochRecord], None]) -> None:
+        self.on_epoch = on_epoch
+
+    def on_epoch_end(self, record: EpochRecord, model: nn.Module) -> None:
+        self.on_epoch(record)
+
+
+def epoch_hooks(on_epoch: Callable[[EpochRecord], None] | None) -> tuple[TrainHooks, ...]:
+    """``(EpochCallback(on_epoch),)``, or ``()`` when ``on_epoch`` is None."""
+    return () if on_epoch is None else (EpochCallback(on_epoch),)
 
 
 def check_scope(scope: Any) -> str:
@@ -110,8 +138,8 @@ class EdgeUnits:
     """The prunable edge units of a dataset's mask graph (see the module documentation).
 
     Attributes:
-        graph: the :class:`~graphsparse.gnn.accounting.MaskGraph`.
-        tied: :class:`~graphsparse.gnn.edge_masks.TiedEdges` over ``graph.edge_index``.
+        graph: the :class:`~graphsparse.gnn.edges.MaskGraph`.
+        tied: :class:`~graphsparse.gnn.edges.TiedEdges` over ``graph.edge_index``.
         prunable: ``BoolTensor [U]``, the non-loop units.
     """
 
@@ -147,7 +175,7 @@ class EdgeUnits:
             return keep
         sub = {"edges": scores.detach().cpu()[self.prunable].to(torch.float64)}
         inside = None if within is None else {"edges": within.cpu()[self.prunable]}
-        keep[self.prunable] = M.topk_masks(sub, sparsity, within=inside)["edges"]
+        keep[self.prunable] = topk_masks(sub, sparsity, within=inside)["edges"]
         return keep
 
     def kept_count(self, keep: Tensor) -> int:
@@ -161,7 +189,7 @@ class EdgeUnits:
 
 def scope_names(model: nn.Module, scope: str) -> list[str]:
     """The (unmasked) names of the tensors in the weight scope, in the toolkit's global order."""
-    names = list(M.named_tensors(model, check_scope(scope)))
+    names = list(named_tensors(model, check_scope(scope)))
     if not names:
         raise ValueError(f"the model has no tensors in weight scope {scope!r}")
     return names
@@ -170,13 +198,13 @@ def scope_names(model: nn.Module, scope: str) -> list[str]:
 def select_weights(scores: dict[str, Tensor], sparsity: float,
                    within: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
     """Global top-k weight masks at ``sparsity`` (exact count), optionally within masks."""
-    return M.topk_masks({k: v.detach() for k, v in scores.items()}, sparsity, scope="global",
+    return topk_masks({k: v.detach() for k, v in scores.items()}, sparsity, scope="global",
                         within=within)
 
 
 def initial_state(model: nn.Module) -> dict[str, Tensor]:
     """θ₀: a clone of the unmasked model's ``state_dict`` (plain names)."""
-    if M.masks_of(model):
+    if masks_of(model):
         raise ValueError("the model already carries weight masks; pass an unmasked model (bake "
                          "it with graphsparse.masks.bake or use a fresh one)")
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -207,14 +235,16 @@ def rewind(model: nn.Module, theta0: dict[str, Tensor]) -> None:
 
 def plain_state(model: nn.Module) -> dict[str, Tensor]:
     """The model's weights with masks baked in, under plain names (a copy; ``model`` untouched)."""
-    baked = M.bake(copy.deepcopy(model))
+    baked = bake(copy.deepcopy(model))
     return {k: v.detach().clone() for k, v in baked.state_dict().items()}
 
 
 def train_ticket(template: nn.Module, dataset: Any, theta0: dict[str, Tensor],
                  edge_mask: Tensor, weight_masks: dict[str, Tensor], *, epochs: int, lr: float,
                  weight_decay: float, seed: int, progress: bool = False,
-                 hooks: Any = (), desc: str | None = None) -> tuple[nn.Module, TrainResult]:
+                 hooks: Any = (), desc: str | None = None,
+                 on_epoch: Callable[[EpochRecord], None] | None = None
+                 ) -> tuple[nn.Module, TrainResult]:
     """Train the ticket ``(θ₀ ⊙ m_θ, kept edges)`` with frozen binary masks.
 
     Args:
@@ -223,6 +253,7 @@ def train_ticket(template: nn.Module, dataset: Any, theta0: dict[str, Tensor],
         theta0: initial weights (plain names).
         edge_mask: ``BoolTensor [E]`` over the mask graph (edges physically removed).
         weight_masks: ``{name: BoolTensor}`` attached as binary masks.
+        on_epoch: called with every epoch's record (after ``hooks``).
 
     Returns:
         ``(model, TrainResult)``: the trained masked model (best-validation weights) and the run.
@@ -230,11 +261,83 @@ def train_ticket(template: nn.Module, dataset: Any, theta0: dict[str, Tensor],
     model = copy.deepcopy(template)
     rewind(model, theta0)
     if weight_masks:
-        M.attach(model, weight_masks)
+        attach(model, weight_masks)
     result = train_model(model, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                         edge_mask=edge_mask, mode="remove", hooks=hooks, seed=seed,
+                         edge_mask=edge_mask, mode="remove",
+                         hooks=(*_as_tuple(hooks), *epoch_hooks(on_epoch)), seed=seed,
                          progress=progress, desc=desc)
     return model, result
+
+
+def read_checkpoint(path: Any, kind: str, label: str, options: dict[str, Any],
+                    theta0: dict[str, Tensor], num_units: int) -> dict[str, Any]:
+    """An iterative search's checkpoint (kind ``kind``), after checking that it belongs to
+    this search: same θ₀, same options, the same targets for its completed rounds, the same
+    number of edge units. ``ValueError`` naming ``label`` otherwise."""
+    state, _ = load_file(path, kind)
+    same_theta = state["theta0"].keys() == theta0.keys() and all(
+        torch.equal(state["theta0"][k], v.cpu()) for k, v in theta0.items())
+    done = state["done"]
+    prefix_ok = all(state["options"][key][:done] == options[key][:done]
+                    for key in ("graph_targets", "weight_targets"))
+    others_ok = all(state["options"].get(key) == options[key] for key in options
+                    if key not in ("graph_targets", "weight_targets"))
+    if not (same_theta and prefix_ok and others_ok and done <= len(options["graph_targets"])
+            and state["edge_kept"].numel() == num_units):
+        raise ValueError(f"checkpoint {str(path)!r} was written by a different {label} search "
+                         "(other model weights, dataset or options); delete it or pass "
+                         "another path")
+    return state
+
+
+class RoundCheckpoint:
+    """Checkpointing of an iterative search (UGS, IMP): after every round the state — options,
+    θ₀, completed rounds and their records, epochs, masks — is written atomically (safe format,
+    kind :attr:`kind`); a later search with the same θ₀, dataset and options resumes after the
+    last completed round (:func:`read_checkpoint` refuses another search's file).
+
+    A subclass sets ``options``, ``theta0``, ``units``, ``done``, ``rounds``, ``epochs_run`` and
+    implements :meth:`masks_state` and :meth:`restore`.
+    """
+
+    kind = "search-checkpoint"
+    label = "iterative"
+
+    def masks_state(self) -> tuple[Tensor, dict[str, Tensor]]:
+        """The kept unit mask ``[U]`` and the weight masks to write."""
+        raise NotImplementedError
+
+    def extra_state(self) -> dict[str, Any]:
+        """Further fields a method writes (default none)."""
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take the masks (and extra fields) of a checkpoint's ``state``."""
+        raise NotImplementedError
+
+    def resume(self, checkpoint: Any) -> None:
+        """Continue after the last completed round of ``checkpoint`` (if the file exists)."""
+        if checkpoint is None or not Path(checkpoint).exists():
+            return
+        state = read_checkpoint(checkpoint, self.kind, self.label, self.options, self.theta0,
+                                self.units.tied.num_pairs)
+        self.done, self.rounds, self.epochs_run = state["done"], state["rounds"], \
+            state["epochs_run"]
+        self.restore(state)
+
+    def save(self, checkpoint: Any) -> None:
+        """Write the state after the completed rounds atomically (if ``checkpoint``)."""
+        if checkpoint is None:
+            return
+        edge_kept, weight_masks = self.masks_state()
+        save_file(checkpoint, self.kind, {
+            "options": self.options, "theta0": {n: v.cpu() for n, v in self.theta0.items()},
+            "done": self.done, "rounds": self.rounds, "epochs_run": self.epochs_run,
+            "edge_kept": edge_kept, "weight_masks": weight_masks, **self.extra_state()})
+
+
+def _as_tuple(hooks: Any) -> tuple:
+    return (hooks,) if isinstance(hooks, TrainHooks) else tuple(hooks or ())
 
 
 def finish(model: nn.Module, dataset: Any, units: EdgeUnits, edge_keep: Tensor,
@@ -243,11 +346,11 @@ def finish(model: nn.Module, dataset: Any, units: EdgeUnits, edge_keep: Tensor,
            rounds: list[dict[str, Any]]) -> SearchResult:
     """Assemble a :class:`SearchResult` from a trained masked ``model`` and its masks."""
     edge_mask = units.expand(edge_keep)
-    report = weight_sparsity(model, scope).to_dict()
+    report = count_weight_sparsity(model, scope).to_dict()
     return SearchResult(
         edge_mask=edge_mask, weight_masks={k: v.clone() for k, v in weight_masks.items()},
         initial_state=theta0, trained_state=plain_state(model), train=result,
-        graph_sparsity=graph_sparsity(units.graph, edge_mask).to_dict(),
+        graph_sparsity=count_graph_sparsity(units.graph, edge_mask).to_dict(),
         weight_sparsity={k: v for k, v in report.items() if k != "tensors"},
         weight_scope=scope, search_epochs=search_epochs, search_seconds=seconds,
         rounds=rounds)

@@ -13,7 +13,7 @@ binary masks (:func:`~graphsparse.gnn.methods._common.train_ticket`) and reports
   weights globally to the round's target and rewinds; edges follow the same round targets by
   ``edge_score`` (default random), nested.
 * :func:`structural_ticket` — one-shot edge pruning by a structural score
-  (:mod:`graphsparse.gnn.scores`: ``"jaccard"``, ``"adamic_adar"``, ``"teddy"``) with random
+  (:mod:`graphsparse.gnn.edges.scores`: ``"jaccard"``, ``"adamic_adar"``, ``"teddy"``) with random
   weights, so the edge score is the only difference from :func:`random_ticket` (a TEDDY score
   without TEDDY's distillation and PGD is ``edge_score="teddy"``).
 
@@ -25,27 +25,30 @@ make the masks nested across levels.
 from __future__ import annotations
 
 import copy
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from graphsparse import masks as M
+from graphsparse.gnn.edges import EDGE_SCORES, edge_scores
 from graphsparse.gnn.methods._common import (
     EdgeUnits,
     SearchResult,
     check_scope,
     check_targets,
+    epoch_hooks,
     finish,
     initial_state,
+    RoundCheckpoint,
     scope_names,
     select_weights,
     train_ticket,
 )
-from graphsparse.gnn.scores import EDGE_SCORES, edge_scores
-from graphsparse.gnn.train import train_model
+from graphsparse.gnn.train import EpochRecord, TrainResult, train_model
+from graphsparse.masks import named_tensors, random_scores
 
 __all__ = ["imp_ticket", "magnitude_ticket", "random_ticket", "structural_ticket"]
 
@@ -66,14 +69,15 @@ def _unit_scores(units: EdgeUnits, name: str, seed: int) -> Tensor:
 
 def _random_weights(model: nn.Module, names: list[str], sparsity: float,
                     seed: int) -> dict[str, Tensor]:
-    tensors = M.named_tensors(model, lambda n, o, t: n in names)
-    scores = M.random_scores({n: tensors[n] for n in names}, seed=seed)
+    tensors = named_tensors(model, lambda n, o, t: n in names)
+    scores = random_scores({n: tensors[n] for n in names}, seed=seed)
     return select_weights(scores, sparsity)
 
 
 def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
               graph_targets, weight_targets, weight_scope: str, epochs: int, lr: float,
-              weight_decay: float, seed: int, progress: bool, label: str) -> SearchResult:
+              weight_decay: float, seed: int, progress: bool, label: str,
+              on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
     scope = check_scope(weight_scope)
@@ -88,15 +92,16 @@ def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
     else:
         dense = copy.deepcopy(model)
         pre = train_model(dense, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                          seed=seed, progress=progress, desc=f"{label} dense")
+                          seed=seed, progress=progress, desc=f"{label} dense",
+                          hooks=epoch_hooks(on_epoch))
         epochs_run += pre.epochs
         stages.append({"stage": "dense", "val": pre.val, "test": pre.test,
                        "best_epoch": pre.best_epoch, "epochs": pre.epochs})
-        trained = M.named_tensors(dense, scope)
+        trained = named_tensors(dense, scope)
         weight_masks = select_weights({n: trained[n].abs() for n in names}, s_w)
     final, result = train_ticket(model, dataset, theta0, units.expand(edge_keep), weight_masks,
                                  epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
-                                 progress=progress, desc=f"{label} ticket")
+                                 progress=progress, desc=f"{label} ticket", on_epoch=on_epoch)
     epochs_run += result.epochs
     stages.append({"stage": "ticket", "graph_target": s_g, "weight_target": s_w,
                    "edges_kept": units.kept_count(edge_keep),
@@ -110,7 +115,8 @@ def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
 def random_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                   weight_scope: str = "linear", epochs: int = 200, lr: float = 0.01,
                   weight_decay: float = 5e-4, seed: int = 0,
-                  progress: bool = False) -> SearchResult:
+                  progress: bool = False,
+                  on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
     """Random edges + random weights at the last targets, then train the ticket from θ₀.
 
     Args:
@@ -122,38 +128,43 @@ def random_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targe
     return _one_shot(model, dataset, edge_score="random", weights="random",
                      graph_targets=graph_targets, weight_targets=weight_targets,
                      weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                     seed=seed, progress=progress, label="random")
+                     seed=seed, progress=progress, label="random", on_epoch=on_epoch)
 
 
 def structural_ticket(model: nn.Module, dataset: Any, *, edge_score: str = "jaccard",
                       graph_targets, weight_targets, weight_scope: str = "linear",
                       epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
-                      seed: int = 0, progress: bool = False) -> SearchResult:
+                      seed: int = 0, progress: bool = False,
+                      on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
     """One-shot structural edge pruning by ``edge_score`` + random weights (``seed + 1``)."""
     return _one_shot(model, dataset, edge_score=edge_score, weights="random",
                      graph_targets=graph_targets, weight_targets=weight_targets,
                      weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                     seed=seed, progress=progress, label=edge_score)
+                     seed=seed, progress=progress, label=edge_score, on_epoch=on_epoch)
 
 
 def magnitude_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                      weight_scope: str = "linear", edge_score: str = "random",
                      epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
-                     seed: int = 0, progress: bool = False) -> SearchResult:
+                     seed: int = 0, progress: bool = False,
+                     on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
     """One-shot magnitude pruning: train densely, keep the largest ``|w|`` globally at the last
     weight target, rewind to θ₀, prune edges by ``edge_score``, train the ticket."""
     return _one_shot(model, dataset, edge_score=edge_score, weights="magnitude",
                      graph_targets=graph_targets, weight_targets=weight_targets,
                      weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                     seed=seed, progress=progress, label="magnitude")
+                     seed=seed, progress=progress, label="magnitude", on_epoch=on_epoch)
 
 
 def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                weight_scope: str = "linear", edge_score: str = "random", epochs: int = 200,
                lr: float = 0.01, weight_decay: float = 5e-4, seed: int = 0,
                progress: bool = False,
-               on_round: Callable[[int, Tensor, dict[str, Tensor]], None] | None = None
-               ) -> SearchResult:
+               on_round: Callable[[int, Tensor, dict[str, Tensor]], None] | None = None,
+               on_epoch: Callable[[EpochRecord], None] | None = None,
+               report_rounds: Sequence[int] = (),
+               on_ticket: Callable[[int, SearchResult], None] | None = None,
+               checkpoint: str | os.PathLike | None = None) -> SearchResult:
     """Iterative magnitude pruning with rewinding to θ₀, one round per target entry.
 
     Round ``k`` trains the current ticket (frozen masks, kept edges removed), then keeps the
@@ -164,39 +175,88 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
     ``on_round(k, edge_mask, weight_masks)``, if given, is called after round ``k``'s pruning
     (1-based) with the level-``k`` ticket's masks: ``edge_mask`` ``BoolTensor [E]`` over the
     mask graph's directed edge ids, ``weight_masks`` ``{name: BoolTensor}`` over the scope.
-    Round ``k + 1`` (or the final run) trains that ticket from θ₀; its record is ``rounds[k]``.
+    Round ``k + 1`` (or the final run) trains that ticket from θ₀; for every ``k`` in
+    ``report_rounds`` (and the last round) that training is reported as
+    ``on_ticket(k, SearchResult)``. With ``checkpoint=PATH`` the state after every round is
+    written there (kind ``"imp-checkpoint"``) and a killed search resumes after its last
+    completed round with the same result.
     """
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
-    scope = check_scope(weight_scope)
-    theta0 = initial_state(model)
-    units = EdgeUnits(dataset)
-    names = scope_names(model, scope)
-    scores = _unit_scores(units, edge_score, seed)
-    edge_keep = units.all_kept()
-    weight_masks = {n: torch.ones_like(t, dtype=torch.bool)
-                    for n, t in M.named_tensors(model, scope).items()}
-    epochs_run, rounds = 0, []
-    for k, (s_g, s_w) in enumerate(zip(graph_targets, weight_targets), start=1):
-        trained, result = train_ticket(model, dataset, theta0, units.expand(edge_keep),
-                                       weight_masks, epochs=epochs, lr=lr,
+    options = {"graph_targets": graph_targets, "weight_targets": weight_targets,
+               "weight_scope": check_scope(weight_scope), "edge_score": edge_score,
+               "epochs": epochs, "lr": lr, "weight_decay": weight_decay, "seed": seed}
+    search = _IMPSearch(model, dataset, options)
+    search.resume(checkpoint)
+    last = len(graph_targets)
+    report = set(report_rounds) | {last}
+
+    def train(k: int, desc: str) -> tuple[nn.Module, TrainResult]:
+        trained, result = train_ticket(model, dataset, search.theta0,
+                                       search.units.expand(search.edge_keep),
+                                       search.weight_masks, epochs=epochs, lr=lr,
                                        weight_decay=weight_decay, seed=seed, progress=progress,
-                                       desc=f"IMP round {k}")
-        epochs_run += result.epochs
-        values = M.named_tensors(trained, scope)
-        weight_masks = select_weights({n: values[n].abs() for n in names}, s_w,
-                                      within=weight_masks)
-        edge_keep = units.select(scores, s_g, within=edge_keep)
-        rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
-                       "edges_kept": units.kept_count(edge_keep),
-                       "weights_kept": int(sum(int(m.sum()) for m in weight_masks.values())),
-                       "val": result.val, "test": result.test,
-                       "best_epoch": result.best_epoch, "epochs": result.epochs})
+                                       desc=desc, on_epoch=on_epoch)
+        search.epochs_run += result.epochs
+        search.last_run = result
+        if k in report:  # this run trains the level-k ticket
+            ticket = search.finish(trained, result, time.perf_counter() - started)
+            if on_ticket is not None:
+                on_ticket(k, ticket)
+            return trained, ticket
+        return trained, result
+
+    for k in range(search.done + 1, last + 1):
+        trained, _ = train(k - 1, f"IMP round {k}")
+        search.prune(k, trained)
+        search.save(checkpoint)
         if on_round is not None:
-            on_round(k, units.expand(edge_keep), {n: m.clone() for n, m in weight_masks.items()})
-    final, result = train_ticket(model, dataset, theta0, units.expand(edge_keep), weight_masks,
-                                 epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
-                                 progress=progress, desc="IMP ticket")
-    epochs_run += result.epochs
-    return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
-                  epochs_run, time.perf_counter() - started, rounds)
+            on_round(k, search.units.expand(search.edge_keep),
+                     {n: m.clone() for n, m in search.weight_masks.items()})
+    return train(last, "IMP ticket")[1]
+
+
+class _IMPSearch(RoundCheckpoint):
+    """An IMP search in progress: θ₀, edge units, current masks and round records."""
+
+    kind, label = "imp-checkpoint", "IMP"
+
+    def __init__(self, model: nn.Module, dataset: Any, options: dict[str, Any]) -> None:
+        self.dataset, self.options, self.scope = dataset, options, options["weight_scope"]
+        self.theta0 = initial_state(model)
+        self.units = EdgeUnits(dataset)
+        self.names = scope_names(model, self.scope)
+        self.scores = _unit_scores(self.units, options["edge_score"], options["seed"])
+        self.edge_keep = self.units.all_kept()
+        self.weight_masks = {n: torch.ones_like(t, dtype=torch.bool)
+                             for n, t in named_tensors(model, self.scope).items()}
+        self.epochs_run, self.done, self.rounds = 0, 0, []
+        self.last_run: TrainResult | None = None
+
+    def prune(self, k: int, trained: nn.Module) -> None:
+        """Round ``k``'s pruning after its training run (``self.last_run``)."""
+        s_g, s_w = self.options["graph_targets"][k - 1], self.options["weight_targets"][k - 1]
+        values = named_tensors(trained, self.scope)
+        self.weight_masks = select_weights({n: values[n].abs() for n in self.names}, s_w,
+                                           within=self.weight_masks)
+        self.edge_keep = self.units.select(self.scores, s_g, within=self.edge_keep)
+        run = self.last_run
+        self.rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
+                            "edges_kept": self.units.kept_count(self.edge_keep),
+                            "weights_kept": int(sum(int(m.sum())
+                                                    for m in self.weight_masks.values())),
+                            "val": run.val, "test": run.test, "best_epoch": run.best_epoch,
+                            "epochs": run.epochs})
+        self.done = k
+
+    def finish(self, trained: nn.Module, result: TrainResult, seconds: float) -> SearchResult:
+        """The current masks' ticket, trained as ``trained`` by the run ``result``."""
+        return finish(trained, self.dataset, self.units, self.edge_keep, self.weight_masks,
+                      self.theta0, result, self.scope, self.epochs_run, seconds,
+                      list(self.rounds))
+
+    def masks_state(self) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.edge_keep.clone(), self.weight_masks
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.edge_keep, self.weight_masks = state["edge_kept"], state["weight_masks"]

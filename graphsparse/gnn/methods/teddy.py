@@ -9,9 +9,9 @@ Pipeline (the authors' ``main_teddy.py`` / ``pruning.py``):
    nodes; link tasks, a :class:`LinkTeacher` (its node embeddings and pair decoder). Pass
    ``teacher`` to reuse it across levels.
 2. **Edge trimming, one shot.** Score every undirected pair with
-   :func:`~graphsparse.gnn.scores.teddy_score` (the paper's degree-based score, Eq. 5) and keep
-   the ``kept_count(U, s_g)`` highest-scoring non-loop pairs; self-loops are never pruned. The
-   score is fixed, so masks at increasing targets are nested, as the reference code forces.
+   :func:`~graphsparse.gnn.edges.scores.teddy_score` (the paper's degree-based score, Eq. 5) and
+   keep the ``kept_count(U, s_g)`` highest-scoring non-loop pairs; self-loops are never pruned.
+   The score is fixed, so masks at increasing targets are nested, as the reference code forces.
    Pruned edges are physically removed (mode ``"remove"``).
 3. **Sparse training with distillation** from θ₀ (TEDDY retrains each level from scratch with
    the same seed): ``L = L_task + λ·L_dist`` (:class:`Distillation`). Node tasks, as the
@@ -46,26 +46,30 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphsparse import masks as M
+from graphsparse.gnn.edges import teddy_score
 from graphsparse.gnn.methods._common import (
     EdgeUnits,
     SearchResult,
     check_scope,
     check_targets,
+    epoch_hooks,
     finish,
     initial_state,
     rewind,
     scope_names,
     select_weights,
 )
-from graphsparse.gnn.scores import teddy_score
-from graphsparse.gnn.train import StepContext, TrainHooks, predict, train_model
+from graphsparse.gnn.methods.base import OneShotMethod, TrainConfig
+from graphsparse.gnn.methods.dense import train_dense
+from graphsparse.gnn.train import EpochRecord, StepContext, TrainHooks, predict, train_model
+from graphsparse.masks import attach, kept_count, named_tensors
 
 __all__ = ["Distillation", "GraphTeacher", "L0Projection", "LinkTeacher", "binary_kl",
            "make_teacher", "teddy", "teacher_logits"]
@@ -241,14 +245,14 @@ class L0Projection(TrainHooks):
     def __init__(self, model: nn.Module, sparsity: float, scope: str = "all") -> None:
         self.names = scope_names(model, scope)
         self.sparsity = float(sparsity)
-        M.kept_count(1, self.sparsity)  # validates the range
+        kept_count(1, self.sparsity)  # validates the range
         self.last_mask: dict[str, Tensor] | None = None
         self.steps = 0
 
     @torch.no_grad()
     def project(self, model: nn.Module) -> dict[str, Tensor]:
         """Project ``model``'s scope onto the L0 ball now; returns the kept support."""
-        tensors = M.named_tensors(model, lambda name, owner, t: name in self.names)
+        tensors = named_tensors(model, lambda name, owner, t: name in self.names)
         mask = select_weights({n: tensors[n].abs() for n in self.names}, self.sparsity)
         for name in self.names:
             tensors[name].mul_(mask[name])
@@ -279,15 +283,17 @@ def make_teacher(trained: nn.Module, dataset: Any) -> Tensor | LinkTeacher | Gra
 
 
 def teacher_logits(model: nn.Module, dataset: Any, *, epochs: int, lr: float,
-                   weight_decay: float, seed: int,
-                   progress: bool = False) -> tuple[Tensor | LinkTeacher | GraphTeacher, Any]:
+                   weight_decay: float, seed: int, progress: bool = False,
+                   on_epoch: Callable[[EpochRecord], None] | None = None
+                   ) -> tuple[Tensor | LinkTeacher | GraphTeacher, Any]:
     """TEDDY step 1: train a copy of ``model`` densely; return its teacher at the
     best-validation epoch (:func:`make_teacher`) and the
     :class:`~graphsparse.gnn.train.TrainResult`."""
     _check_task(dataset)
     dense = copy.deepcopy(model)
     result = train_model(dense, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                         seed=seed, progress=progress, desc="TEDDY dense")
+                         seed=seed, progress=progress, desc="TEDDY dense",
+                         hooks=epoch_hooks(on_epoch))
     return make_teacher(dense, dataset), result
 
 
@@ -295,7 +301,8 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
           weight_targets: list[float], weight_scope: str = "all", epochs: int = 200,
           lr: float = 0.01, weight_decay: float = 5e-4, lamb: float = 0.1, seed: int = 0,
           teacher: Tensor | LinkTeacher | GraphTeacher | None = None, progress: bool = False,
-          hooks: tuple[TrainHooks, ...] = ()) -> SearchResult:
+          hooks: tuple[TrainHooks, ...] = (),
+          on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
     """Find a ticket with TEDDY (see the module documentation). One-shot: only the last entry
     of ``graph_targets``/``weight_targets`` is used.
 
@@ -314,6 +321,7 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
             tasks, a :class:`LinkTeacher` for link tasks, a :class:`GraphTeacher` for graph
             tasks; skips the dense pre-training).
         hooks: extra :class:`TrainHooks` run after the projection (e.g. to inspect steps).
+        on_epoch: called with every epoch's :class:`~graphsparse.gnn.train.EpochRecord`.
 
     Returns:
         :class:`~graphsparse.gnn.methods._common.SearchResult`; ``search_epochs`` counts the
@@ -334,7 +342,7 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
     if teacher is None:
         teacher, dense = teacher_logits(model, dataset, epochs=epochs, lr=lr,
                                         weight_decay=weight_decay, seed=seed,
-                                        progress=progress)
+                                        progress=progress, on_epoch=on_epoch)
         epochs_run += dense.epochs
         stages.append({"stage": "dense", "val": dense.val, "test": dense.test,
                        "best_epoch": dense.best_epoch, "epochs": dense.epochs})
@@ -350,13 +358,14 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
     projection = L0Projection(student, s_w, scope)
     result = train_model(student, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
                          edge_mask=units.expand(edge_keep), mode="remove",
-                         hooks=(distillation, projection, *hooks), seed=seed,
+                         hooks=(distillation, projection, *hooks, *epoch_hooks(on_epoch)),
+                         seed=seed,
                          progress=progress, desc="TEDDY sparse")
     epochs_run += result.epochs
     names = scope_names(student, scope)
-    weights = M.named_tensors(student, scope)
+    weights = named_tensors(student, scope)
     weight_masks = select_weights({n: weights[n].abs() for n in names}, s_w)
-    M.attach(student, weight_masks)
+    attach(student, weight_masks)
     stages.append({"stage": "sparse", "graph_target": s_g, "weight_target": s_w,
                    "edges_kept": units.kept_count(edge_keep),
                    "weights_kept": int(sum(int(m.sum()) for m in weight_masks.values())),
@@ -364,3 +373,27 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
                    "epochs": result.epochs, "projections": projection.steps})
     return finish(student, dataset, units, edge_keep, weight_masks, theta0, result, scope,
                   epochs_run, time.perf_counter() - started, stages)
+
+
+class TeddyMethod(OneShotMethod):
+    """TEDDY behind :meth:`~graphsparse.gnn.methods.base.Method.search`: its teacher is the
+    seed's dense run (:func:`~graphsparse.gnn.methods.dense.train_dense`, trained once and
+    cached in ``checkpoint_dir``), whose epochs and seconds count in every level's search."""
+
+    def run_point(self, model: nn.Module, dataset: Any, graph_targets: list[float],
+                  weight_targets: list[float], scope: str, train_config: TrainConfig,
+                  options: dict[str, Any], on_epoch: Callable[[EpochRecord], None] | None,
+                  checkpoint_dir: Any) -> SearchResult:
+        if "teacher" in options:
+            return super().run_point(model, dataset, graph_targets, weight_targets, scope,
+                                     train_config, options, on_epoch, checkpoint_dir)
+        _check_task(dataset)
+        trained, dense = train_dense(model, dataset, train_config, on_epoch=on_epoch,
+                                     checkpoint_dir=checkpoint_dir)
+        result = super().run_point(model, dataset, graph_targets, weight_targets, scope,
+                                   train_config, {**options, "teacher": make_teacher(trained,
+                                                                                     dataset)},
+                                   on_epoch, checkpoint_dir)
+        result.search_epochs += dense.epochs
+        result.search_seconds += dense.seconds
+        return result

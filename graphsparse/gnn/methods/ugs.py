@@ -2,7 +2,7 @@
 Hypothesis for Graph Neural Networks", ICML 2021).
 
 Two trainable soft masks — ``m_g`` on the edges (a
-:class:`~graphsparse.gnn.edge_masks.TrainableEdgeMask` over tied units) and ``m_θ`` on the
+:class:`~graphsparse.gnn.edges.TrainableEdgeMask` over tied units) and ``m_θ`` on the
 weights of the scope (:func:`graphsparse.masks.attach` with ``trainable=True``) — are trained
 end to end with the UGS objective (Chen et al. 2021, Sec. 3; equation numbers not verified
 against the PDF)
@@ -15,7 +15,7 @@ code. Each round ``k``:
 
 1. rewind the weights to θ₀ bit-exactly and reset the mask values to 1 (pruned entries stay 0);
 2. train with the masks (edge mask in ``mode``; default ``"message"``, exact for every conv
-   :func:`~graphsparse.gnn.edge_masks.message_rule` supports) and restore the best-validation
+   :func:`~graphsparse.gnn.edges.message_rule` supports) and restore the best-validation
    epoch, so the pruning step uses the masks of the best-validation epoch, as UGS does;
 3. prune, among the still-kept entries, the lowest ``|m|`` edge units to graph target ``s_g,k``
    and the lowest ``|m|`` weights **globally** to weight target ``s_θ,k``
@@ -39,27 +39,29 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from graphsparse import masks as M
-from graphsparse.gnn.edge_masks import TrainableEdgeMask
+from graphsparse.checks import check_choice, check_float
+from graphsparse.gnn.edges import TrainableEdgeMask
 from graphsparse.gnn.methods._common import (
     EdgeUnits,
     SearchResult,
     check_scope,
     check_targets,
+    epoch_hooks,
     finish,
     initial_state,
+    RoundCheckpoint,
     rewind,
     scope_names,
     select_weights,
     train_ticket,
 )
-from graphsparse.gnn.train import StepContext, TrainHooks, train_model
+from graphsparse.gnn.train import EpochRecord, StepContext, TrainHooks, train_model
+from graphsparse.masks import attach, mask_values_of, masks_of, named_tensors
 
 __all__ = ["UGSPenalty", "UGSRound", "reset_mask_values", "ugs"]
 
@@ -77,10 +79,9 @@ class UGSPenalty(TrainHooks):
     """
 
     def __init__(self, edge_mask: TrainableEdgeMask | None, s1: float, s2: float) -> None:
-        for name, value in (("s1", s1), ("s2", s2)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-        self.edge_mask, self.s1, self.s2 = edge_mask, float(s1), float(s2)
+        self.edge_mask = edge_mask
+        self.s1 = check_float(s1, "s1", low=0.0)
+        self.s2 = check_float(s2, "s2", low=0.0)
 
     def penalty(self, model: nn.Module) -> Tensor:
         """The scalar ``s1·Σ|m_g| + s2·Σ|m_θ|`` over kept entries."""
@@ -89,8 +90,8 @@ class UGSPenalty(TrainHooks):
             m = self.edge_mask
             terms.append(self.s1 * (m.values * m.kept).abs().sum())
         if self.s2:
-            fixed = M.masks_of(model)
-            for name, values in M.mask_values_of(model).items():
+            fixed = masks_of(model)
+            for name, values in mask_values_of(model).items():
                 terms.append(self.s2 * (values * fixed[name].to(values.device)).abs().sum())
         return torch.stack(terms).sum() if terms else torch.zeros(())
 
@@ -102,29 +103,10 @@ class UGSPenalty(TrainHooks):
 def reset_mask_values(model: nn.Module, edge_mask: TrainableEdgeMask | None,
                       value: float = 1.0) -> None:
     """Set every trainable mask value (weights and edges) to ``value`` (UGS's ones init)."""
-    for values in M.mask_values_of(model).values():
+    for values in mask_values_of(model).values():
         values.fill_(value)
     if edge_mask is not None:
         edge_mask.values.fill_(value)
-
-
-def _read_checkpoint(path: str | os.PathLike, options: dict[str, Any],
-                     theta0: dict[str, Tensor], num_units: int) -> dict[str, Any]:
-    """A UGS checkpoint's state, after checking that it belongs to this search."""
-    state, _ = M.load_file(path, "ugs-checkpoint")
-    same_theta = state["theta0"].keys() == theta0.keys() and all(
-        torch.equal(state["theta0"][k], v.cpu()) for k, v in theta0.items())
-    done = state["done"]
-    prefix_ok = all(state["options"][key][:done] == options[key][:done]
-                    for key in ("graph_targets", "weight_targets"))
-    others_ok = all(state["options"][key] == options[key] for key in options
-                    if key not in ("graph_targets", "weight_targets"))
-    if not (same_theta and prefix_ok and others_ok and done <= len(options["graph_targets"])
-            and state["edge_kept"].numel() == num_units):
-        raise ValueError(f"checkpoint {str(path)!r} was written by a different UGS search "
-                         "(other model weights, dataset or options); delete it or pass "
-                         "another path")
-    return state
 
 
 @dataclass
@@ -157,13 +139,103 @@ class UGSRound:
     best_epoch: int
 
 
+class _UGSSearch(RoundCheckpoint):
+    """A UGS search in progress: θ₀, the masked working copy, masks, round records."""
+
+    kind, label = "ugs-checkpoint", "UGS"
+
+    def __init__(self, model: nn.Module, dataset: Any, options: dict[str, Any],
+                 retrain_epochs: int | None, progress: bool,
+                 on_epoch: Callable[[EpochRecord], None] | None) -> None:
+        self.template, self.dataset, self.options = model, dataset, options
+        self.retrain_epochs = retrain_epochs or options["epochs"]
+        self.progress, self.on_epoch = progress, on_epoch
+        self.theta0 = initial_state(model)
+        self.units = EdgeUnits(dataset)
+        self.work = copy.deepcopy(model)
+        self.names = scope_names(self.work, options["weight_scope"])
+        attach(self.work, {n: torch.ones_like(t, dtype=torch.bool)
+                           for n, t in named_tensors(self.work, options["weight_scope"]).items()},
+               trainable=True)
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        self.edge_mask = TrainableEdgeMask(tied=self.units.tied).to(device)
+        self.penalty = UGSPenalty(self.edge_mask, options["s1"], options["s2"])
+        self.rounds: list[dict[str, Any]] = []
+        self.epochs_run, self.done, self.reported = 0, 0, []
+
+    def masks_state(self) -> tuple[Tensor, dict[str, Tensor]]:
+        return self.edge_mask.kept.cpu().clone(), masks_of(self.work)
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"reported": self.reported}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.reported = list(state.get("reported", []))
+        self.edge_mask.set_kept(state["edge_kept"].to(self.edge_mask.kept.device))
+        attach(self.work, state["weight_masks"], trainable=True)
+
+    def run_round(self, k: int) -> UGSRound:
+        """Round ``k``: rewind, train with the masks, prune to the round's targets."""
+        options = self.options
+        s_g, s_w = options["graph_targets"][k - 1], options["weight_targets"][k - 1]
+        rewind(self.work, self.theta0)
+        reset_mask_values(self.work, self.edge_mask)
+        result = train_model(self.work, self.dataset, epochs=options["epochs"], lr=options["lr"],
+                             weight_decay=options["weight_decay"], edge_mask=self.edge_mask,
+                             mode=options["mode"],
+                             hooks=(self.penalty, *epoch_hooks(self.on_epoch)),
+                             seed=options["seed"], progress=self.progress,
+                             desc=f"UGS round {k}")
+        self.epochs_run += result.epochs
+        edge_values = self.edge_mask.values.detach().abs().cpu().clone()
+        weight_values = {n: v.detach().abs().clone()
+                         for n, v in mask_values_of(self.work).items()}
+        before_edges = self.edge_mask.kept.cpu().clone()
+        before_weights = masks_of(self.work)
+        after_edges = self.units.select(edge_values, s_g, within=before_edges)
+        after_weights = select_weights({n: weight_values[n] for n in self.names}, s_w,
+                                       within={n: before_weights[n] for n in self.names})
+        self.edge_mask.set_kept(after_edges.to(self.edge_mask.kept.device))
+        attach(self.work, after_weights, trainable=True)
+        self.rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
+                            "edges_kept": self.units.kept_count(after_edges),
+                            "weights_kept": int(sum(int(m.sum())
+                                                    for m in after_weights.values())),
+                            "val": result.val, "test": result.test,
+                            "best_epoch": result.best_epoch, "epochs": result.epochs})
+        self.done = k
+        return UGSRound(k, s_g, s_w, edge_values, weight_values, before_edges,
+                        after_edges.clone(), before_weights,
+                        {n: m.clone() for n, m in after_weights.items()},
+                        self.units.prunable.clone(), result.val, result.test,
+                        result.best_epoch)
+
+    def ticket(self, started: float) -> SearchResult:
+        """The current masks' ticket, trained from θ₀ with frozen masks (UGS's fix-mask run)."""
+        options = self.options
+        edge_keep = self.edge_mask.kept.cpu().clone()
+        weight_masks = masks_of(self.work)
+        final, result = train_ticket(self.template, self.dataset, self.theta0,
+                                     self.units.expand(edge_keep), weight_masks,
+                                     epochs=self.retrain_epochs, lr=options["lr"],
+                                     weight_decay=options["weight_decay"], seed=options["seed"],
+                                     progress=self.progress, desc="UGS retrain",
+                                     on_epoch=self.on_epoch)
+        return finish(final, self.dataset, self.units, edge_keep, weight_masks, self.theta0,
+                      result, options["weight_scope"], self.epochs_run + result.epochs,
+                      time.perf_counter() - started, list(self.rounds))
+
+
 def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         weight_targets: Sequence[float], weight_scope: str = "linear", epochs: int = 200,
         retrain_epochs: int | None = None, lr: float = 0.01, weight_decay: float = 5e-4,
         s1: float = 1e-2, s2: float = 1e-2, mode: str = "message", seed: int = 0,
         progress: bool = False,
         on_round: Callable[[UGSRound], None] | None = None,
-        checkpoint: str | os.PathLike | None = None) -> SearchResult:
+        checkpoint: str | os.PathLike | None = None,
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        report_rounds: Sequence[int] = (),
+        on_ticket: Callable[[int, SearchResult], None] | None = None) -> SearchResult:
     """Find a graph lottery ticket with UGS (see the module documentation).
 
     Args:
@@ -180,83 +252,48 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         seed: seeds every training run (the same in every round, as UGS).
         on_round: called with a :class:`UGSRound` after each round's pruning.
         checkpoint: a file path. After every round the search state (masks, round records,
-            epochs) is written there atomically (safe format, kind ``"ugs-checkpoint"``); a
-            later call with the same path, model (θ₀), dataset and options resumes after the
-            last completed round and gives the same result as an uninterrupted run. A
-            checkpoint of a different search raises ``ValueError``; the file is kept at the end.
+            epochs, reported rounds) is written there atomically (safe format, kind
+            ``"ugs-checkpoint"``); a later call with the same path, model (θ₀), dataset and
+            options resumes after the last completed round and gives the same result as an
+            uninterrupted run. A checkpoint of a different search raises ``ValueError``; the
+            file is kept at the end.
+        on_epoch: called with every epoch's :class:`~graphsparse.gnn.train.EpochRecord`.
+        report_rounds: rounds ``k < K`` whose ticket is also trained (fix-mask run from θ₀)
+            and handed to ``on_ticket`` right after the round; the last round always is.
+        on_ticket: called as ``on_ticket(k, SearchResult)``.
 
     Returns:
-        :class:`~graphsparse.gnn.methods._common.SearchResult`; ``search_epochs`` counts every
-        round plus the retrain.
+        :class:`~graphsparse.gnn.methods._common.SearchResult` of the last round;
+        ``search_epochs`` counts every round plus the retrain.
     """
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
-    scope = check_scope(weight_scope)
-    if mode not in ("message", "weight"):
-        raise ValueError(f"mode must be 'message' or 'weight' (a soft mode the mask trains in); "
-                         f"got {mode!r}")
-    template = model
-    theta0 = initial_state(template)
-    units = EdgeUnits(dataset)
-    work = copy.deepcopy(template)
-    names = scope_names(work, scope)
-    M.attach(work, {n: torch.ones_like(t, dtype=torch.bool)
-                    for n, t in M.named_tensors(work, scope).items()}, trainable=True)
-    device = next((p.device for p in template.parameters()), torch.device("cpu"))
-    edge_mask = TrainableEdgeMask(tied=units.tied).to(device)
-    penalty = UGSPenalty(edge_mask, s1, s2)
-    rounds: list[dict[str, Any]] = []
-    epochs_run = 0
+    check_choice(mode, "mode", ("message", "weight"))
     options = {"graph_targets": graph_targets, "weight_targets": weight_targets,
-               "weight_scope": scope, "epochs": epochs, "lr": lr, "weight_decay": weight_decay,
-               "s1": s1, "s2": s2, "mode": mode, "seed": seed}
-    done = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = _read_checkpoint(checkpoint, options, theta0, units.tied.num_pairs)
-        done, rounds, epochs_run = state["done"], state["rounds"], state["epochs_run"]
-        edge_mask.set_kept(state["edge_kept"].to(edge_mask.kept.device))
-        M.attach(work, state["weight_masks"], trainable=True)
-    for k, (s_g, s_w) in enumerate(zip(graph_targets, weight_targets), start=1):
-        if k <= done:
-            continue
-        rewind(work, theta0)
-        reset_mask_values(work, edge_mask)
-        result = train_model(work, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                             edge_mask=edge_mask, mode=mode, hooks=penalty, seed=seed,
-                             progress=progress, desc=f"UGS round {k}")
-        epochs_run += result.epochs
-        edge_values = edge_mask.values.detach().abs().cpu().clone()
-        weight_values = {n: v.detach().abs().clone()
-                         for n, v in M.mask_values_of(work).items()}
-        before_edges = edge_mask.kept.cpu().clone()
-        before_weights = M.masks_of(work)
-        after_edges = units.select(edge_values, s_g, within=before_edges)
-        after_weights = select_weights({n: weight_values[n] for n in names}, s_w,
-                                       within={n: before_weights[n] for n in names})
-        edge_mask.set_kept(after_edges.to(edge_mask.kept.device))
-        M.attach(work, after_weights, trainable=True)
-        rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
-                       "edges_kept": units.kept_count(after_edges),
-                       "weights_kept": int(sum(int(m.sum()) for m in after_weights.values())),
-                       "val": result.val, "test": result.test, "best_epoch": result.best_epoch,
-                       "epochs": result.epochs})
-        if checkpoint is not None:
-            M.save_file(checkpoint, "ugs-checkpoint", {
-                "options": options, "theta0": {n: v.cpu() for n, v in theta0.items()},
-                "done": k, "rounds": rounds, "epochs_run": epochs_run,
-                "edge_kept": edge_mask.kept.cpu().clone(), "weight_masks": M.masks_of(work)})
+               "weight_scope": check_scope(weight_scope), "epochs": epochs, "lr": lr,
+               "weight_decay": weight_decay, "s1": s1, "s2": s2, "mode": mode, "seed": seed}
+    search = _UGSSearch(model, dataset, options, retrain_epochs, progress, on_epoch)
+    search.resume(checkpoint)
+    last = len(graph_targets)
+    report = set(report_rounds) | {last}
+
+    def report_ticket() -> SearchResult:
+        result = search.ticket(started)
+        if search.done not in search.reported:
+            search.reported.append(search.done)
+            search.save(checkpoint)
+        if on_ticket is not None:
+            on_ticket(search.done, result)
+        return result
+
+    if 0 < search.done < last and search.done in report \
+            and search.done not in search.reported:
+        report_ticket()  # a kill between the round's checkpoint and its ticket
+    for k in range(search.done + 1, last + 1):
+        record = search.run_round(k)
+        search.save(checkpoint)
         if on_round is not None:
-            on_round(UGSRound(k, s_g, s_w, edge_values, weight_values, before_edges,
-                              after_edges.clone(), before_weights,
-                              {n: m.clone() for n, m in after_weights.items()},
-                              units.prunable.clone(), result.val, result.test,
-                              result.best_epoch))
-    edge_keep = edge_mask.kept.cpu().clone()
-    weight_masks = M.masks_of(work)
-    final, result = train_ticket(template, dataset, theta0, units.expand(edge_keep),
-                                 weight_masks, epochs=retrain_epochs or epochs, lr=lr,
-                                 weight_decay=weight_decay, seed=seed, progress=progress,
-                                 desc="UGS retrain")
-    epochs_run += result.epochs
-    return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
-                  epochs_run, time.perf_counter() - started, rounds)
+            on_round(record)
+        if k in report and k < last:
+            report_ticket()
+    return report_ticket()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from graphsparse.checks import check_int
 from graphsparse.topology.metrics._common import Result, array_field, check_graph
 
 if TYPE_CHECKING:
@@ -290,8 +291,8 @@ def mean_shortest_path(graph: NetworkGraph, *, sources: int | None = 100, seed: 
     """
     check_graph(graph)
     n = graph.num_nodes
-    if sources is not None and (not isinstance(sources, (int, np.integer)) or sources < 1):
-        raise ValueError(f"sources must be a positive int or None (exact), got {sources!r}")
+    if sources is not None:
+        check_int(sources, "sources", low=1)
     exact = sources is None or sources >= n
     if exact:
         chosen = np.arange(n)

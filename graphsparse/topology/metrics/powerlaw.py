@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import optimize, special
 
+from graphsparse.checks import check_int
 from graphsparse.topology.metrics._common import Result, check_graph
 from graphsparse.topology.metrics.degree import total_degree
 
@@ -177,8 +178,7 @@ def fit_powerlaw(
         2.5
     """
     x = _validate(data)
-    if not isinstance(min_tail, (int, np.integer)) or min_tail < 1:
-        raise ValueError(f"min_tail must be a positive int, got {min_tail!r}")
+    check_int(min_tail, "min_tail", low=1)
     n_zero = int((x == 0).sum())
     x = x[x > 0]
     if x.size < min_tail:
@@ -196,8 +196,7 @@ def fit_powerlaw(
             )
         xmins = values[starts]
     else:
-        if not isinstance(xmin, (int, np.integer)) or xmin < 1:
-            raise ValueError(f"xmin must be a positive int, got {xmin!r}")
+        check_int(xmin, "xmin", low=1)
         start = int(np.searchsorted(values, xmin))
         if start >= len(values) or n_tail[start] < min_tail:
             raise ValueError(f"xmin={xmin} leaves fewer than min_tail={min_tail} observations in the tail")

@@ -1,0 +1,89 @@
+"""Graph datasets for ``graphsparse.gnn``: one function over the standard PyG and OGB loaders.
+
+:func:`load_dataset` takes a dataset name and a data root and returns a :class:`LoadedDataset`
+(the PyG data, the task, the split, sizes and the evaluation metric). The same call reads a
+local copy of the raw files (for example the repository's ``../shared/data``) and, on a
+networked machine, downloads what is missing. :func:`synthetic_sbm` builds the seeded
+stochastic-block-model graph that demos and fast tests use (``load_dataset("sbm")``).
+
+Where files live
+----------------
+* **Data root** (raw files, may be read-only): the ``root`` argument, else
+  :func:`graphsparse.paths.data_root` (``$GRAPHSPARSE_DATA``, the shared folder, or
+  ``~/.graphsparse/data``). The layout is the loaders' own: ``<root>/Planetoid/Cora/raw/``,
+  ``<root>/Amazon/Computers/raw/``, ``<root>/Coauthor/CS/raw/``, ``<root>/WebKB/cornell/raw/``,
+  ``<root>/Actor/raw/``, ``<root>/HeterophilousGraphDataset/tolokers/raw/``,
+  ``<root>/ogb/ogbl_ddi/`` (``raw/``, ``split/``, ``mapping/``, ``RELEASE_v1.txt``).
+* **Cache** (processed files): nothing is ever written into the data root by processing. For each
+  dataset a *mirror* folder ``<cache>/datasets/<root-name>-<hash of root>/<same layout>`` is made
+  under :func:`graphsparse.paths.cache_root` (``$GRAPHSPARSE_CACHE``) whose entries are symlinks
+  to the data root's entries (``raw``; for OGB also ``split``, ``mapping``, ``RELEASE_v*.txt``),
+  and the loader is pointed at the mirror, so it writes ``processed/`` there. The mirror is
+  keyed by the data root, so two roots never share processed files. Processed files are not
+  invalidated when the raw files change: delete the mirror folder to reprocess. A file lock per
+  mirror serialises first-time processing across processes.
+
+Missing raw files: the offline rule
+-----------------------------------
+If a dataset's raw files are missing and downloads are not allowed, :class:`DatasetNotFoundError`
+is raised at once, naming the dataset, the data root and every expected path. Downloads are not
+allowed when ``GRAPHSPARSE_OFFLINE`` is true or the data root is the shared folder
+(:func:`graphsparse.paths.downloads_allowed`). Otherwise the download happens: PyG loaders fetch
+into ``<root>/.../raw`` (through the mirror's symlink, so the raw files land in the data root);
+for OGB, graphsparse fetches the dataset's zip from the URL in ogb's ``master.csv`` with ogb's
+own ``download_url``/``extract_zip`` into ``<root>/ogb/`` (extracted beside the target and
+renamed into place, so a failed download leaves nothing half-written) and then loads it like a
+local copy. ogb's "download more than 1 GB?" prompt is therefore never shown.
+
+OGB quirks handled
+------------------
+See :mod:`graphsparse.gnn.data.ogb` (torch >= 2.6 safe loading, ogb's interactive version prompt).
+
+Splits
+------
+* Planetoid (Cora, CiteSeer, PubMed): the public split (20 labels per class, 500 val, 1000 test).
+* OGB: the official split (``get_idx_split``/``get_edge_split``).
+* WebKB, Actor and the heterophilous sets: the 10 provided splits; ``split_index`` picks one
+  (default 0).
+* Amazon, Coauthor and ``sbm`` have no standard split: :func:`random_node_split` with
+  ``seed=split_seed`` draws 20 training and 30 validation nodes per class (Shchur et al.,
+  *Pitfalls of GNN Evaluation*, 2018); every other node is a test node. ``split_seed`` and a
+  description of the protocol are recorded in the result.
+
+Node features
+-------------
+The PyG loaders return dense float features (they densify the bag-of-words matrices they read).
+With ``feature_layout="auto"`` (default) graphsparse returns bag-of-words features (Planetoid,
+Amazon, Coauthor, WebKB, Actor) as a ``torch.sparse_csr`` float32 tensor, which a linear layer
+multiplies several times faster than the dense matrix (Coauthor-CS: 0.9 % non-zeros), and every
+other feature matrix as the loader gives it. ``"dense"`` and ``"sparse"`` force a layout.
+Sparse-CSR ``x`` works with layers that transform before they aggregate (``torch.nn.Linear``,
+PyG ``GCNConv``, ``GATConv``); layers that aggregate raw features first (``SAGEConv``,
+``GINConv``) need a dense ``x`` or an input ``Linear``. The dataset object keeps the loader's
+own (dense) copy.
+
+Modules
+-------
+* :mod:`~graphsparse.gnn.data.registry` — the dataset table, :func:`available_datasets`,
+  :func:`load_dataset`;
+* :mod:`~graphsparse.gnn.data.dataset` — :class:`LoadedDataset`, :class:`DatasetNotFoundError`;
+* :mod:`~graphsparse.gnn.data.mirror` — cache mirrors of the data root and download refusals;
+* :mod:`~graphsparse.gnn.data.pyg`, :mod:`~graphsparse.gnn.data.ogb` — the PyG and OGB loaders;
+* :mod:`~graphsparse.gnn.data.splits` — :func:`random_node_split`;
+* :mod:`~graphsparse.gnn.data.features` — node-feature layouts;
+* :mod:`~graphsparse.gnn.data.synthetic` — :func:`synthetic_sbm` and the ``"sbm"`` dataset.
+"""
+
+from graphsparse.gnn.data.dataset import DatasetNotFoundError, LoadedDataset
+from graphsparse.gnn.data.registry import available_datasets, load_dataset
+from graphsparse.gnn.data.splits import random_node_split
+from graphsparse.gnn.data.synthetic import synthetic_sbm
+
+__all__ = [
+    "DatasetNotFoundError",
+    "LoadedDataset",
+    "available_datasets",
+    "load_dataset",
+    "random_node_split",
+    "synthetic_sbm",
+]

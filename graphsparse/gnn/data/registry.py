@@ -1,0 +1,158 @@
+"""The dataset registry: every name :func:`load_dataset` accepts, how each is loaded (PyG, OGB
+or the synthetic ``"sbm"``), and :func:`load_dataset` itself (see :mod:`graphsparse.gnn.data`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from graphsparse import paths
+from graphsparse.checks import check_choice, check_int
+from graphsparse.gnn.data.dataset import FeatureLayout, LoadedDataset, Spec
+from graphsparse.gnn.data.features import FEATURE_LAYOUTS
+from graphsparse.gnn.data.ogb import load_ogb
+from graphsparse.gnn.data.pyg import load_pyg
+from graphsparse.gnn.data.synthetic import SBM, load_sbm
+
+__all__ = ["available_datasets", "load_dataset"]
+
+
+def _pyg(family: str, arg: str, loader_dir: str, sub: str | None, split: str, metric: str,
+         bag_of_words: bool) -> Spec:
+    """The :class:`Spec` of a PyG dataset whose raw files are in ``<loader_dir>/<sub>/raw``."""
+    dataset_dir = loader_dir if sub is None else f"{loader_dir}/{sub}"
+    return Spec(family, arg, loader_dir, dataset_dir, split, metric, bag_of_words)
+
+
+def _ogb(name: str) -> Spec:
+    """The :class:`Spec` of OGB dataset ``name`` (extracted into ``ogb/<name with _>``)."""
+    return Spec(name.split("-")[0], name, "ogb", f"ogb/{name.replace('-', '_')}", "ogb", "", False)
+
+
+_SPECS: dict[str, Spec] = {
+    "cora": _pyg("planetoid", "Cora", "Planetoid", "Cora", "public", "acc", True),
+    "citeseer": _pyg("planetoid", "CiteSeer", "Planetoid", "CiteSeer", "public", "acc", True),
+    "pubmed": _pyg("planetoid", "PubMed", "Planetoid", "PubMed", "public", "acc", True),
+    "amazon-computers": _pyg("amazon", "Computers", "Amazon", "Computers", "random", "acc", True),
+    "amazon-photo": _pyg("amazon", "Photo", "Amazon", "Photo", "random", "acc", True),
+    "coauthor-cs": _pyg("coauthor", "CS", "Coauthor", "CS", "random", "acc", True),
+    "coauthor-physics": _pyg("coauthor", "Physics", "Coauthor", "Physics", "random", "acc", True),
+    "cornell": _pyg("webkb", "Cornell", "WebKB", "cornell", "provided", "acc", True),
+    "texas": _pyg("webkb", "Texas", "WebKB", "texas", "provided", "acc", True),
+    "wisconsin": _pyg("webkb", "Wisconsin", "WebKB", "wisconsin", "provided", "acc", True),
+    "actor": _pyg("actor", "", "Actor", None, "provided", "acc", True),
+    # Heterophilous sets (Platonov et al., ICLR 2023): ROC-AUC for the binary ones.
+    "roman-empire": _pyg("hetero", "Roman-empire", "HeterophilousGraphDataset", "roman_empire",
+                         "provided", "acc", False),
+    "amazon-ratings": _pyg("hetero", "Amazon-ratings", "HeterophilousGraphDataset",
+                           "amazon_ratings", "provided", "acc", False),
+    "minesweeper": _pyg("hetero", "Minesweeper", "HeterophilousGraphDataset", "minesweeper",
+                        "provided", "rocauc", False),
+    "tolokers": _pyg("hetero", "Tolokers", "HeterophilousGraphDataset", "tolokers", "provided",
+                     "rocauc", False),
+    "questions": _pyg("hetero", "Questions", "HeterophilousGraphDataset", "questions", "provided",
+                      "rocauc", False),
+    **{name: _ogb(name) for name in (
+        "ogbn-arxiv", "ogbn-products", "ogbn-proteins",
+        "ogbl-ddi", "ogbl-collab", "ogbl-ppa",
+        "ogbg-molbace", "ogbg-molbbbp", "ogbg-molclintox", "ogbg-molesol", "ogbg-molfreesolv",
+        "ogbg-molhiv", "ogbg-mollipo", "ogbg-molmuv", "ogbg-molpcba", "ogbg-molsider",
+        "ogbg-moltox21", "ogbg-moltoxcast",
+    )},
+}
+
+
+def available_datasets() -> tuple[str, ...]:
+    """Names :func:`load_dataset` accepts, sorted (``"sbm"`` is the synthetic default).
+
+    Returns:
+        A tuple of canonical, lower-case names.
+
+    Example:
+        >>> "cora" in available_datasets() and "ogbl-ddi" in available_datasets()
+        True
+    """
+    return tuple(sorted([*_SPECS, SBM]))
+
+
+def _canonical_name(name: str) -> str:
+    """``name`` lower-cased with ``_`` as ``-`` if it is a registered dataset; raises otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    key = name.strip().lower().replace("_", "-")
+    if key != SBM and key not in _SPECS:
+        raise ValueError(
+            f"unknown dataset name {name!r}; valid names: {', '.join(available_datasets())}"
+        )
+    return key
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------
+
+
+def load_dataset(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    split_seed: int = 0,
+    split_index: int | None = None,
+    feature_layout: FeatureLayout = "auto",
+) -> LoadedDataset:
+    """Load a graph dataset by name from a data root (downloading only where allowed).
+
+    See the module documentation for where files are read and written, the offline rule, the
+    OGB quirks handled, the split protocols and the feature layout.
+
+    Args:
+        name: a dataset name, case-insensitive, ``_`` and ``-`` interchangeable; one of
+            :func:`available_datasets` (e.g. ``"cora"``, ``"coauthor-cs"``, ``"ogbl-ddi"``,
+            ``"ogbg-molbace"``, ``"sbm"``).
+        root: the data root; default :func:`graphsparse.paths.data_root`. Ignored for ``"sbm"``.
+        split_seed: seed (int >= 0) of the random split for datasets without a standard one
+            (Amazon, Coauthor, ``sbm``); recorded in the result. Unused (and recorded as None)
+            for datasets with a fixed split.
+        split_index: which of the 10 provided splits to use for WebKB, Actor and the
+            heterophilous sets (0-9, default 0). Passing it for any other dataset is an error.
+        feature_layout: ``"auto"`` (sparse CSR for bag-of-words features, otherwise as loaded),
+            ``"dense"`` or ``"sparse"`` (CSR; node/link tasks with float features only).
+
+    Returns:
+        A :class:`LoadedDataset`.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid names), a bad ``split_seed``,
+            ``split_index`` or ``feature_layout``.
+        TypeError: a ``name`` that is not a str, a ``split_seed`` or ``split_index`` that is
+            not an int.
+        DatasetNotFoundError: raw files missing and downloads not allowed, or an OGB folder
+            without its ``RELEASE_v*.txt``.
+
+    Example:
+        >>> ds = load_dataset("sbm", split_seed=1)
+        >>> ds.task, ds.data.num_nodes, int(ds.split["train"].sum()), ds.split_seed
+        ('node', 1000, 80, 1)
+        >>> cora = load_dataset("cora")  # doctest: +SKIP
+        >>> cora.data.x.layout, cora.num_classes, cora.split_name  # doctest: +SKIP
+        (torch.sparse_csr, 7, 'planetoid-public')
+    """
+    key = _canonical_name(name)
+    check_int(split_seed, "split_seed", low=0)
+    check_choice(feature_layout, "feature_layout", FEATURE_LAYOUTS)
+    split_kind = "random" if key == SBM else _SPECS[key].split
+    if split_index is not None:
+        check_int(split_index, "split_index")
+    if split_index is not None and split_kind != "provided":
+        provided = sorted(k for k, s in _SPECS.items() if s.split == "provided")
+        raise ValueError(
+            f"split_index applies only to datasets with provided splits ({', '.join(provided)}); "
+            f"{key!r} has a {'random' if split_kind == 'random' else 'single official'} split"
+        )
+    if key == SBM:
+        return load_sbm(split_seed, feature_layout)
+    spec = _SPECS[key]
+    data_root = paths.data_root() if root is None else Path(root).expanduser().absolute()
+    if spec.family in ("ogbn", "ogbl", "ogbg"):
+        return load_ogb(key, spec, data_root, feature_layout)
+    return load_pyg(key, spec, data_root, split_seed, split_index, feature_layout)

@@ -1,0 +1,134 @@
+"""A sweep as independent cells: :func:`plan_cells` and the pure :func:`run_cell`.
+
+A **cell** is the smallest unit of a sweep that can run on its own: the dense baseline of a
+seed, an iterative method's search for a seed (UGS, IMP: one search of ``max(levels)`` rounds
+reports every level), or a one-shot method's ticket at one level for a seed. Cells share
+nothing but files in the sweep's ``checkpoints/`` folder (resumable round state, the dense
+run that TEDDY distils from), so they can run in any order, in one process or on many
+workers; :func:`plan_cells` lists them per seed, dense first.
+
+:func:`run_cell` builds the seed's θ₀ (``torch.manual_seed(seed)``, then ``build_model``), calls
+the method's one entry point (:meth:`~graphsparse.gnn.methods.base.Method.search`) and turns
+each reported ticket into a row (:func:`~graphsparse.gnn.experiment.rows.make_row`) without
+recounting anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from graphsparse.gnn.edges import MaskGraph
+from graphsparse.gnn.experiment.rows import make_row, row_key
+from graphsparse.gnn.experiment.targets import TargetPoint, Targets
+from graphsparse.gnn.methods import DENSE, LevelResult, TrainConfig, get_method
+from graphsparse.gnn.models import build_model
+from graphsparse.gnn.train import EpochRecord
+
+__all__ = ["Cell", "CellContext", "plan_cells", "run_cell"]
+
+_DENSE_POINT = TargetPoint(0, 0, None, None, None, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One independent unit of a sweep: ``method`` (or ``"dense"``) for ``seed`` at
+    ``targets`` (None for the dense baseline)."""
+
+    method: str
+    seed: int
+    targets: Targets | None = None
+
+    def points(self) -> list[TargetPoint]:
+        """The tickets (rows) this cell reports."""
+        if self.targets is None:
+            return [_DENSE_POINT]
+        return self.targets.points(iterative=get_method(self.method).iterative)
+
+
+def plan_cells(methods: list[str], targets: Targets, seeds: list[int],
+               dense: bool = True) -> list[Cell]:
+    """Every cell of a sweep in execution order: per seed, the dense baseline (if ``dense``),
+    then each method — one cell per iterative search, one per level of a one-shot method."""
+    cells = []
+    for seed in seeds:
+        if dense:
+            cells.append(Cell("dense", seed))
+        for name in methods:
+            if get_method(name).iterative or not targets.is_grid:
+                cells.append(Cell(name, seed, targets))
+                continue
+            cells.extend(Cell(name, seed, Targets(levels=(level,), p_graph=targets.p_graph,
+                                                  p_weight=targets.p_weight))
+                         for level in targets.levels)
+    return cells
+
+
+@dataclass
+class CellContext:
+    """What every cell of one sweep shares (read-only while cells run).
+
+    Attributes:
+        dataset: the LoadedDataset; graph: its mask graph.
+        identity: ``dataset``, ``split_seed``, ``model`` of every row.
+        model_name, model_kwargs: :func:`~graphsparse.gnn.models.build_model` arguments.
+        weight_scope: a scope for every method, or None for each method's default.
+        train: ``epochs``, ``lr``, ``weight_decay`` of every training run.
+        method_options: ``{method: {option: value}}``.
+        checkpoint_dir: the sweep's ``checkpoints/`` folder (None: nothing kept).
+        on_epoch: called as ``on_epoch(cell, record)`` after every epoch (progress).
+    """
+
+    dataset: Any
+    graph: MaskGraph
+    identity: dict[str, Any]
+    model_name: str
+    model_kwargs: dict[str, Any]
+    weight_scope: str | None
+    train: dict[str, Any]
+    method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checkpoint_dir: Path | None = None
+    on_epoch: Callable[[Cell, EpochRecord], None] | None = None
+
+    def initial_model(self, seed: int) -> nn.Module:
+        """The seed's θ₀: ``torch.manual_seed(seed)``, then ``build_model``."""
+        torch.manual_seed(seed)
+        return build_model(self.model_name, self.dataset.num_features,
+                           self.dataset.num_classes, task=self.dataset.task,
+                           **self.model_kwargs)
+
+    def row_identity(self, cell: Cell, point: TargetPoint) -> dict[str, Any]:
+        """The identity fields of the row of ``point`` in ``cell``."""
+        return {**self.identity, "method": cell.method, **point.identity(), "seed": cell.seed}
+
+    def row_keys(self, cell: Cell) -> list[tuple]:
+        """The keys (:func:`~graphsparse.gnn.experiment.rows.row_key`) of the cell's rows."""
+        return [row_key(self.row_identity(cell, point)) for point in cell.points()]
+
+
+def run_cell(cell: Cell, context: CellContext,
+             on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run one cell and return its rows; ``on_row`` receives each row as soon as its ticket is
+    trained (an iterative search reports level after level)."""
+    method = DENSE if cell.method == "dense" else get_method(cell.method)
+    template = context.initial_model(cell.seed)
+    rows: list[dict[str, Any]] = []
+
+    def on_level(level: LevelResult) -> None:
+        rows.append(make_row(context.row_identity(cell, level.point), level,
+                             dataset=context.dataset, graph=context.graph, template=template))
+        if on_row is not None:
+            on_row(rows[-1])
+
+    on_epoch = None if context.on_epoch is None else \
+        (lambda record: context.on_epoch(cell, record))
+    method.search(template, context.dataset, cell.targets, scope=context.weight_scope,
+                  train_config=TrainConfig(seed=cell.seed, **context.train),
+                  method_options=context.method_options.get(cell.method), on_level=on_level,
+                  on_epoch=on_epoch, checkpoint_dir=context.checkpoint_dir)
+    return rows

@@ -1,0 +1,255 @@
+"""Resumable graph-lottery-ticket sweeps: :func:`run_sweep` (``graphsparse glt run``).
+
+A sweep trains, for every seed, the dense baseline (``method="dense"``, level 0) and for every
+method the tickets of its :class:`~graphsparse.gnn.experiment.targets.Targets` (a grid of levels
+or direct sparsities). It is a list of independent cells
+(:func:`~graphsparse.gnn.experiment.cells.plan_cells`) run one after another by
+:func:`~graphsparse.gnn.experiment.cells.run_cell`; this module owns the folder. Files in
+``out_dir``:
+
+* ``config.json`` — what every row shares: dataset, split, model (name, depth, width, full
+  config), epochs, lr, weight decay, weight scope, method options. Written atomically on the
+  first run; a later run whose config differs is refused (:class:`ConfigMismatchError`)
+  before anything is written. A key missing from a stored config equals its default
+  (:data:`CONFIG_DEFAULTS`), so a new option with a default never invalidates a folder.
+* ``results.jsonl`` — one JSON object per finished ticket
+  (:mod:`~graphsparse.gnn.experiment.rows`), appended as soon as it is trained with a single
+  ``O_APPEND`` write of the complete line, followed by ``fsync``. Rows already present are
+  skipped on restart, so a killed sweep resumes and produces the same rows except the timing
+  fields (:data:`~graphsparse.gnn.experiment.rows.TIMING_FIELDS`).
+* ``checkpoints/`` — the methods' resumable state: UGS and IMP rounds (a killed search resumes
+  after its last completed round), each seed's dense run (the baseline row and TEDDY's
+  teacher share it).
+
+Iterative methods (UGS, IMP) run one search of ``K = max(levels)`` rounds per seed and report
+level ``k`` as the ticket after round ``k``, trained from θ₀ with frozen masks, so
+``search_epochs``/``search_seconds`` are cumulative over rounds ``1..k`` plus that run. One-shot
+methods (TEDDY, random, magnitude, Jaccard, Adamic–Adar) run once per level; TEDDY's dense
+teacher's epochs and seconds are added to every TEDDY row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphsparse.checks import check_int, check_int_list, check_known
+from graphsparse.fileio import append_jsonl, atomic_write, read_jsonl
+from graphsparse.gnn.data import LoadedDataset, load_dataset
+from graphsparse.gnn.edges import mask_graph
+from graphsparse.gnn.experiment.cells import Cell, CellContext, plan_cells, run_cell
+from graphsparse.gnn.experiment.rows import TIMING_FIELDS, row_key
+from graphsparse.gnn.experiment.targets import Targets
+from graphsparse.gnn.methods import DEFAULT_SCOPES, METHODS, check_scope, get_method
+from graphsparse.gnn.models import MODEL_NAMES, build_model
+
+__all__ = ["CONFIG_DEFAULTS", "CONFIG_FILE", "ConfigMismatchError", "RESULTS_FILE",
+           "TIMING_FIELDS", "config_differences", "read_rows", "row_key", "run_sweep"]
+
+CONFIG_FILE = "config.json"
+RESULTS_FILE = "results.jsonl"
+CHECKPOINTS = "checkpoints"
+#: The value of every config key added after the first sweeps were stored: a stored config
+#: without the key was run with this value.
+CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}}
+
+
+class ConfigMismatchError(ValueError):
+    """``out_dir`` holds a sweep with another configuration (the message lists the fields)."""
+
+
+def read_rows(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows of ``out_dir/results.jsonl`` in file order (``[]`` if there is none).
+
+    Raises:
+        ValueError: a line is not a complete JSON object (e.g. a hand-truncated file); the
+            message names the line.
+    """
+    return read_jsonl(Path(out_dir) / RESULTS_FILE)
+
+
+def config_differences(stored: dict[str, Any], current: dict[str, Any],
+                       defaults: dict[str, Any] | None = None) -> list[str]:
+    """One line per key whose value differs; a key missing from ``stored`` counts as its
+    default (:data:`CONFIG_DEFAULTS`).
+
+    >>> config_differences({"epochs": 200}, {"epochs": 200, "method_options": {}})
+    []
+    >>> config_differences({"epochs": 200}, {"epochs": 100})
+    ['epochs: 200 in the directory vs 100 now']
+    """
+    defaults = CONFIG_DEFAULTS if defaults is None else defaults
+    stored = {**{k: v for k, v in defaults.items() if k in current}, **stored}
+    return [f"{k}: {stored.get(k)!r} in the directory vs {current.get(k)!r} now"
+            for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+
+
+def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
+    """Write ``config.json`` (first run) or refuse a different one (nothing is written)."""
+    path = out_dir / CONFIG_FILE
+    normalised = json.loads(json.dumps(config, sort_keys=True))
+    if not path.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda f: f.write(json.dumps(normalised, indent=2, sort_keys=True)
+                                             + "\n"), binary=False)
+        return
+    try:
+        stored = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigMismatchError(f"{str(path)!r} is not valid JSON ({e}); use another "
+                                  "--out directory") from None
+    diff = config_differences(stored, normalised)
+    if diff:
+        raise ConfigMismatchError(f"{str(out_dir)!r} holds a sweep with another configuration "
+                                  f"({'; '.join(diff)}); use another output directory or the "
+                                  "same settings")
+
+
+def _check_methods(methods: Sequence[str],
+                   method_options: dict[str, dict[str, Any]] | None) -> list[str]:
+    methods = list(methods)
+    if not methods:
+        raise ValueError("methods must name at least one method")
+    for name in methods:
+        check_known(name, "method", METHODS)
+    for name, options in (method_options or {}).items():
+        if name not in methods:
+            raise ValueError(f"method_options names {name!r}, which is not among the methods "
+                             f"{methods}")
+        get_method(name).check_options(options)
+    return methods
+
+
+def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, Any],
+                 hidden: int, num_layers: int, train: dict[str, Any],
+                 weight_scope: str | None,
+                 method_options: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The ``config.json`` of a sweep: every setting its rows share (the model's config is
+    read from the architecture built on the meta device: no memory, no weights)."""
+    with torch.device("meta"):
+        model_config = build_model(model, dataset.num_features, dataset.num_classes,
+                                   task=dataset.task, **model_kwargs).config
+    return {"dataset": dataset.name, "task": dataset.task, "split_name": dataset.split_name,
+            "split_seed": dataset.split_seed, "split_index": dataset.split_index,
+            "split_sizes": dataset.describe()["split_sizes"], "metric": dataset.metric,
+            "model": model, "num_layers": num_layers, "hidden": hidden,
+            "model_config": model_config, "epochs": train["epochs"],
+            "lr": float(train["lr"]), "weight_decay": float(train["weight_decay"]),
+            "weight_scope": weight_scope if weight_scope is not None
+            else "per-method default " + json.dumps(DEFAULT_SCOPES, sort_keys=True),
+            "method_options": method_options}
+
+
+def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.PathLike | None
+              = None, model: str = "gcn", methods: Sequence[str],
+              levels: Sequence[int] | None = None, p_graph: float | None = None,
+              p_weight: float | None = None, graph_sparsity: float | None = None,
+              weight_sparsity: float | None = None, rounds: int | None = None,
+              seeds: Sequence[int] = (0,), epochs: int = 200, lr: float = 0.01,
+              weight_decay: float = 5e-4, hidden: int = 512, num_layers: int = 2,
+              weight_scope: str | None = None, split_seed: int = 0,
+              model_options: dict[str, Any] | None = None,
+              method_options: dict[str, dict[str, Any]] | None = None, dense: bool = True,
+              progress: bool = True,
+              on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) a sweep in ``out_dir`` (see the module documentation).
+
+    Args:
+        out_dir: the sweep's folder (created); holds ``config.json``, ``results.jsonl`` and
+            ``checkpoints/``.
+        dataset: a name of :func:`~graphsparse.gnn.data.available_datasets`.
+        data_root: the data root (default :func:`graphsparse.paths.data_root`).
+        model: ``"gcn"``, ``"gin"``, ``"gat"`` or ``"sage"``.
+        methods: names of :data:`~graphsparse.gnn.methods.METHODS`.
+        levels, p_graph, p_weight, graph_sparsity, weight_sparsity, rounds: the targets, as
+            :meth:`Targets.from_arguments <graphsparse.gnn.experiment.targets.Targets.
+            from_arguments>` takes them (grid rates default to 0.05 / 0.2, rounds to 20).
+        seeds: model-initialisation and training seeds (ints >= 0).
+        epochs, lr, weight_decay: every training run (Adam).
+        hidden, num_layers: width (total) and depth of the model.
+        weight_scope: ``"linear"``, ``"all"`` or None (each method's default scope).
+        split_seed: seed of the random split for datasets without a fixed one.
+        model_options: further :func:`~graphsparse.gnn.models.build_model` options.
+        method_options: ``{method: {option: value}}``, e.g. ``{"teddy": {"lamb": 10.0}}``;
+            recorded in ``config.json``.
+        dense: also record the dense baseline (level 0) per seed.
+        progress: show a bar over the rows with the running cell's epoch.
+        on_row: called with each row after it is appended (e.g. to stop a sweep early).
+
+    Returns:
+        Every row of ``results.jsonl`` after the sweep, in file order.
+
+    Raises:
+        ValueError: unknown dataset/model/method (valid names listed), targets or levels out of
+            range, both or neither target form, an option a method does not take.
+        ConfigMismatchError: ``out_dir`` holds a sweep with another configuration.
+        DatasetNotFoundError: the data root lacks the dataset's raw files.
+    """
+    methods = _check_methods(methods, method_options)
+    check_known(model, "model", MODEL_NAMES)
+    if weight_scope is not None:
+        check_scope(weight_scope)
+    seeds = sorted(set(check_int_list(seeds, "seeds", low=0)))
+    targets = Targets.from_arguments(levels=levels, p_graph=p_graph, p_weight=p_weight,
+                                     graph_sparsity=graph_sparsity,
+                                     weight_sparsity=weight_sparsity, rounds=rounds)
+    for name, value in (("epochs", epochs), ("hidden", hidden), ("num_layers", num_layers)):
+        check_int(value, name, low=1)
+    loaded = load_dataset(dataset, data_root, split_seed=split_seed)
+    model_kwargs = {"hidden": hidden, "num_layers": num_layers, **(model_options or {})}
+    if loaded.num_features == 0 and "num_nodes" not in model_kwargs:
+        # a featureless graph (ogbl-ddi) learns one input embedding per node
+        model_kwargs["num_nodes"] = int(loaded.data.num_nodes)
+    train = {"epochs": epochs, "lr": lr, "weight_decay": weight_decay}
+    config = sweep_config(loaded, model=model, model_kwargs=model_kwargs, hidden=hidden,
+                          num_layers=num_layers, train=train, weight_scope=weight_scope,
+                          method_options=method_options or {})
+    out_dir = Path(out_dir)
+    _check_config(out_dir, config)
+    context = CellContext(
+        dataset=loaded, graph=mask_graph(loaded),
+        identity={"dataset": config["dataset"], "split_seed": config["split_seed"],
+                  "model": model},
+        model_name=model, model_kwargs=model_kwargs, weight_scope=weight_scope, train=train,
+        method_options=method_options or {}, checkpoint_dir=out_dir / CHECKPOINTS)
+    _run_cells(out_dir, plan_cells(methods, targets, seeds, dense), context, progress, on_row)
+    return read_rows(out_dir)
+
+
+def _run_cells(out_dir: Path, cells: list[Cell], context: CellContext, progress: bool,
+               on_row: Callable[[dict[str, Any]], None] | None) -> None:
+    """Run the cells in order in this process; append each new row once."""
+    from tqdm.auto import tqdm
+
+    done = {row_key(row) for row in read_rows(out_dir)}
+    planned = [key for cell in cells for key in context.row_keys(cell)]
+    bar = tqdm(total=len(planned), initial=sum(key in done for key in planned),
+               desc=f"glt {context.identity['dataset']}", unit="row", disable=not progress)
+
+    def write(row: dict[str, Any]) -> None:
+        if row_key(row) in done:
+            return
+        append_jsonl(out_dir / RESULTS_FILE, row)
+        done.add(row_key(row))
+        bar.update(1)
+        if on_row is not None:
+            on_row(row)
+
+    def show_epoch(cell: Cell, record: Any) -> None:
+        best = "" if record.val is None else f" val {record.val:.4f}"
+        bar.set_postfix_str(f"{cell.method} seed {cell.seed} epoch {record.epoch}/"
+                            f"{context.train['epochs']}{best}", refresh=False)
+
+    context.on_epoch = show_epoch if progress else None
+    try:
+        for cell in cells:
+            if all(key in done for key in context.row_keys(cell)):
+                continue
+            run_cell(cell, context, on_row=write)
+    finally:
+        bar.close()
