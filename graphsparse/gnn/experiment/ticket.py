@@ -48,8 +48,7 @@ from graphsparse.checks import check_int
 from graphsparse.gnn.data import LoadedDataset
 from graphsparse.gnn.edges import mask_graph
 from graphsparse.gnn.experiment.targets import Targets
-from graphsparse.gnn.methods import ITERATIVE, TrainConfig, get_method
-from graphsparse.gnn.methods._common import initial_state
+from graphsparse.gnn.methods import ITERATIVE, TrainConfig, get_method, initial_state
 from graphsparse.gnn.models import model_from_config
 from graphsparse.gnn.train import TrainResult, train_model
 from graphsparse.masks import CorruptFileError, attach, load_file, masks_of, save_file

@@ -30,7 +30,7 @@ dense baseline of a sweep.
 from __future__ import annotations
 
 from graphsparse.checks import check_known
-from graphsparse.gnn.methods._common import SearchResult, check_scope
+from graphsparse.gnn.methods._common import SearchResult, check_scope, initial_state
 from graphsparse.gnn.methods.base import (
     IterativeMethod,
     LevelResult,
@@ -82,6 +82,7 @@ __all__ = [
     "check_scope",
     "get_method",
     "imp_ticket",
+    "initial_state",
     "magnitude_ticket",
     "make_teacher",
     "random_ticket",

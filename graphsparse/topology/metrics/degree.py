@@ -80,6 +80,18 @@ def density(graph: NetworkGraph) -> float:
     return num_edges(graph) / num_possible_edges(graph)
 
 
+def _node_degrees(graph: NetworkGraph, *, incoming: bool) -> np.ndarray:
+    """Fan-in (``incoming``) or fan-out of every node, summed over the blocks."""
+    check_graph(graph)
+    deg = np.zeros(graph.num_nodes, dtype=np.int64)
+    for b in graph.blocks:
+        level, size, block_degrees = (b.dst, b.shape[0], b.in_degree()) if incoming \
+            else (b.src, b.shape[1], b.out_degree())
+        lo = graph.offsets[level]
+        deg[lo : lo + size] += block_degrees
+    return deg
+
+
 def in_degree(graph: NetworkGraph) -> np.ndarray:
     """Fan-in of every node over all blocks, shape ``(num_nodes,)``, int64 (0 for inputs).
 
@@ -88,12 +100,7 @@ def in_degree(graph: NetworkGraph) -> np.ndarray:
         >>> in_degree(NetworkGraph.from_masks([np.ones((2, 3), bool)])).tolist()
         [0, 0, 0, 3, 3]
     """
-    check_graph(graph)
-    deg = np.zeros(graph.num_nodes, dtype=np.int64)
-    for b in graph.blocks:
-        lo = graph.offsets[b.dst]
-        deg[lo : lo + b.shape[0]] += b.in_degree()
-    return deg
+    return _node_degrees(graph, incoming=True)
 
 
 def out_degree(graph: NetworkGraph) -> np.ndarray:
@@ -104,12 +111,7 @@ def out_degree(graph: NetworkGraph) -> np.ndarray:
         >>> out_degree(NetworkGraph.from_masks([np.ones((2, 3), bool)])).tolist()
         [2, 2, 2, 0, 0]
     """
-    check_graph(graph)
-    deg = np.zeros(graph.num_nodes, dtype=np.int64)
-    for b in graph.blocks:
-        lo = graph.offsets[b.src]
-        deg[lo : lo + b.shape[1]] += b.out_degree()
-    return deg
+    return _node_degrees(graph, incoming=False)
 
 
 def total_degree(graph: NetworkGraph) -> np.ndarray:
