@@ -25,15 +25,12 @@ from torch import nn
 
 from graphsparse.gnn.edges import MaskGraph
 from graphsparse.gnn.experiment.rows import make_row, row_key
-from graphsparse.gnn.experiment.targets import TargetPoint, Targets
+from graphsparse.gnn.experiment.targets import DENSE_POINT, TargetPoint, Targets
 from graphsparse.gnn.methods import DENSE, LevelResult, TrainConfig, get_method
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.train import EpochRecord
 
 __all__ = ["Cell", "CellContext", "plan_cells", "run_cell"]
-
-_DENSE_POINT = TargetPoint(0, 0, None, None, None, 0.0, 0.0)
-
 
 @dataclass(frozen=True)
 class Cell:
@@ -47,7 +44,7 @@ class Cell:
     def points(self) -> list[TargetPoint]:
         """The tickets (rows) this cell reports."""
         if self.targets is None:
-            return [_DENSE_POINT]
+            return [DENSE_POINT]
         return self.targets.points(iterative=get_method(self.method).iterative)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +242,11 @@ def _run_cells(out_dir: Path, cells: list[Cell], context: CellContext, progress:
             on_row(row)
 
     def show_epoch(cell: Cell, record: Any) -> None:
-        best = "" if record.val is None else f" val {record.val:.4f}"
+        val = "" if record.val is None else f" val {record.val:.4f}"
         bar.set_postfix_str(f"{cell.method} seed {cell.seed} epoch {record.epoch}/"
-                            f"{context.train['epochs']}{best}", refresh=False)
+                            f"{context.train['epochs']}{val}", refresh=False)
 
-    context.on_epoch = show_epoch if progress else None
+    context = replace(context, on_epoch=show_epoch if progress else None)
     try:
         for cell in cells:
             if all(key in done for key in context.row_keys(cell)):

@@ -34,7 +34,8 @@ from typing import Any
 from graphsparse.checks import check_fraction, check_int, check_int_list
 from graphsparse.masks import geometric_sparsity, kept_count
 
-__all__ = ["DEFAULT_P_GRAPH", "DEFAULT_P_WEIGHT", "DEFAULT_ROUNDS", "TargetPoint", "Targets"]
+__all__ = ["DEFAULT_P_GRAPH", "DEFAULT_P_WEIGHT", "DEFAULT_ROUNDS", "DENSE_POINT", "TargetPoint",
+           "Targets"]
 
 #: UGS's per-level rates (Chen et al. 2021) and the rounds of an iterative direct search.
 DEFAULT_P_GRAPH, DEFAULT_P_WEIGHT, DEFAULT_ROUNDS = 0.05, 0.2, 20
@@ -68,6 +69,10 @@ class TargetPoint:
         return {"level": self.level, "p_graph": self.p_graph, "p_weight": self.p_weight,
                 "rounds": self.rounds, "graph_target": self.graph_target,
                 "weight_target": self.weight_target}
+
+
+#: The dense baseline's point: level 0, no rates, targets 0.
+DENSE_POINT = TargetPoint(0, 0, None, None, None, 0.0, 0.0)
 
 
 @dataclass(frozen=True)

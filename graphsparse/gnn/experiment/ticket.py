@@ -273,7 +273,6 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     initial_state(model)  # rejects a model that already carries masks, before any training
-    chosen.check_options(options)
     [found] = chosen.search(model, dataset, targets, scope=scope,
                             train_config=TrainConfig(epochs, lr, weight_decay, seed, progress),
                             method_options=options)

@@ -31,6 +31,7 @@ from torch.nn.utils import parametrize
 from graphsparse.gnn.accounting import WEIGHT_SCOPES, count_weight_sparsity
 from graphsparse.gnn.edges import TiedEdges, count_graph_sparsity, mask_graph, tie_directions
 from graphsparse.gnn.train import EpochRecord, TrainHooks, TrainResult, train_model
+from graphsparse.gnn.train.hooks import as_hooks
 from graphsparse.masks import (
     attach,
     bake,
@@ -264,7 +265,7 @@ def train_ticket(template: nn.Module, dataset: Any, theta0: dict[str, Tensor],
         attach(model, weight_masks)
     result = train_model(model, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
                          edge_mask=edge_mask, mode="remove",
-                         hooks=(*_as_tuple(hooks), *epoch_hooks(on_epoch)), seed=seed,
+                         hooks=(*as_hooks(hooks), *epoch_hooks(on_epoch)), seed=seed,
                          progress=progress, desc=desc)
     return model, result
 
@@ -334,10 +335,6 @@ class RoundCheckpoint:
             "options": self.options, "theta0": {n: v.cpu() for n, v in self.theta0.items()},
             "done": self.done, "rounds": self.rounds, "epochs_run": self.epochs_run,
             "edge_kept": edge_kept, "weight_masks": weight_masks, **self.extra_state()})
-
-
-def _as_tuple(hooks: Any) -> tuple:
-    return (hooks,) if isinstance(hooks, TrainHooks) else tuple(hooks or ())
 
 
 def finish(model: nn.Module, dataset: Any, units: EdgeUnits, edge_keep: Tensor,

@@ -191,29 +191,31 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
     last = len(graph_targets)
     report = set(report_rounds) | {last}
 
-    def train(k: int, desc: str) -> tuple[nn.Module, TrainResult]:
+    def train(desc: str) -> tuple[nn.Module, TrainResult]:
         trained, result = train_ticket(model, dataset, search.theta0,
                                        search.units.expand(search.edge_keep),
                                        search.weight_masks, epochs=epochs, lr=lr,
                                        weight_decay=weight_decay, seed=seed, progress=progress,
                                        desc=desc, on_epoch=on_epoch)
         search.epochs_run += result.epochs
-        search.last_run = result
-        if k in report:  # this run trains the level-k ticket
-            ticket = search.finish(trained, result, time.perf_counter() - started)
-            if on_ticket is not None:
-                on_ticket(k, ticket)
-            return trained, ticket
         return trained, result
 
+    def report_ticket(k: int, trained: nn.Module, result: TrainResult) -> SearchResult:
+        ticket = search.finish(trained, result, time.perf_counter() - started)
+        if on_ticket is not None:
+            on_ticket(k, ticket)
+        return ticket
+
     for k in range(search.done + 1, last + 1):
-        trained, _ = train(k - 1, f"IMP round {k}")
-        search.prune(k, trained)
+        trained, result = train(f"IMP round {k}")
+        if k - 1 in report:  # round k trains the level-(k-1) ticket from θ₀
+            report_ticket(k - 1, trained, result)
+        search.prune(k, trained, result)
         search.save(checkpoint)
         if on_round is not None:
             on_round(k, search.units.expand(search.edge_keep),
                      {n: m.clone() for n, m in search.weight_masks.items()})
-    return train(last, "IMP ticket")[1]
+    return report_ticket(last, *train("IMP ticket"))
 
 
 class _IMPSearch(RoundCheckpoint):
@@ -231,16 +233,14 @@ class _IMPSearch(RoundCheckpoint):
         self.weight_masks = {n: torch.ones_like(t, dtype=torch.bool)
                              for n, t in named_tensors(model, self.scope).items()}
         self.epochs_run, self.done, self.rounds = 0, 0, []
-        self.last_run: TrainResult | None = None
 
-    def prune(self, k: int, trained: nn.Module) -> None:
-        """Round ``k``'s pruning after its training run (``self.last_run``)."""
+    def prune(self, k: int, trained: nn.Module, run: TrainResult) -> None:
+        """Round ``k``'s pruning after its training run ``run`` of ``trained``."""
         s_g, s_w = self.options["graph_targets"][k - 1], self.options["weight_targets"][k - 1]
         values = named_tensors(trained, self.scope)
         self.weight_masks = select_weights({n: values[n].abs() for n in self.names}, s_w,
                                            within=self.weight_masks)
         self.edge_keep = self.units.select(self.scores, s_g, within=self.edge_keep)
-        run = self.last_run
         self.rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
                             "edges_kept": self.units.kept_count(self.edge_keep),
                             "weights_kept": int(sum(int(m.sum())

@@ -102,7 +102,7 @@ class DenseMethod(Method):
                checkpoint_dir: str | Path | None = None) -> list[LevelResult]:
         """Train densely (cached per seed in ``checkpoint_dir``); ``targets`` is ignored and
         the one point is level 0 with targets 0."""
-        from graphsparse.gnn.experiment.targets import TargetPoint
+        from graphsparse.gnn.experiment.targets import DENSE_POINT  # experiment imports methods
 
         self.check_options(method_options)
         theta0 = initial_state(model)
@@ -115,7 +115,7 @@ class DenseMethod(Method):
             train=result, graph_sparsity=count_graph_sparsity(mask_graph(dataset)).to_dict(),
             weight_sparsity={"scope": "all", "numel": total, "kept": total, "sparsity": 0.0},
             weight_scope="all", search_epochs=result.epochs, search_seconds=result.seconds)
-        level = LevelResult(TargetPoint(0, 0, None, None, None, 0.0, 0.0), search)
+        level = LevelResult(DENSE_POINT, search)
         if on_level is not None:
             on_level(level)
         return [level]

@@ -83,7 +83,6 @@ def train_model(
             a LoadedDataset, hooks that are not TrainHooks.
     """
     started = time.perf_counter()
-    started = time.perf_counter()
     lr, weight_decay, hook_list = _check_arguments(
         model, hooks, epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
         eval_every=eval_every, inference_repeats=inference_repeats)

@@ -250,7 +250,6 @@ class NetworkGraph:
             ((5, 5), 6)
         """
         key = f"scipy:{weighted}:{transpose}"
-        key = f"scipy:{weighted}:{transpose}"
         if key not in self._cache:
             if transpose:
                 self._cache[key] = export.in_adjacency(self, weighted)
