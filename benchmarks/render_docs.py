@@ -357,7 +357,118 @@ def _kernel_bench(result: dict) -> list[str]:
     return lines
 
 
-RENDERERS = {"kernel_bench": _kernel_bench, "masks_bench": _masks_bench,
+def _gib(x: float | None) -> str:
+    return "—" if x is None else f"{x / 1024 ** 3:.2f}"
+
+
+def _scale_size_rows(points: dict) -> list[str]:
+    lines = ["| directed edges | model | storage (GiB) | mini: peak RSS (GiB) | mini: peak − "
+             "loaded (GiB) | mini: sampled edges / step | mini: step (s) | mini: epoch (s, "
+             "extrap.) | mini: µs per sampled edge | full: peak RSS (GiB) | full: epoch (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    keys = sorted({(p["nodes"], p["model"]) for p in points.values() if "nodes" in p})
+    for nodes, model in keys:
+        mini = points.get(f"mini/{model}/{nodes}", {})
+        full = points.get(f"full/{model}/{nodes}", {})
+        ref = mini or full
+        if "failed" in mini:
+            mini_cells = ["failed"] + ["—"] * 6
+        else:
+            per_edge = 1e6 * mini["step_median_s"] / mini["sampled_edges_per_step"]
+            mini_cells = [_gib(mini["peak_rss"]), _gib(mini["peak_rss"] - mini["loaded_rss"]),
+                          f"{mini['sampled_edges_per_step']:,.0f}",
+                          f"{mini['step_median_s']:.3f}", f"{mini['epoch_s']:.1f}",
+                          f"{per_edge:.2f}"]
+        full_cells = ([f"failed ({full['failed'][:60]})", "—"] if "failed" in full
+                      else [_gib(full.get("peak_rss")), f"{full['epoch_s']:.2f}"]) \
+            if full else ["—", "—"]
+        lines.append(f"| {ref['edges']:,} | {model} | {_gib(ref['storage_bytes'])} | "
+                     + " | ".join(mini_cells + full_cells) + " |")
+    return lines
+
+
+def _scale_sampler_rows(points: dict) -> list[str]:
+    lines = ["| directed edges | model | sampled edges / s (median batch) | sampler share of a "
+             "step | sampling per batch (min / median / max, ms) |", "|---:|---|---:|---:|---:|"]
+    for key, p in sorted(points.items(), key=lambda kv: (kv[1].get("nodes", 0), kv[0])):
+        if not key.startswith("mini/") or "failed" in p:
+            continue
+        t = p["sample"]
+        lines.append(f"| {p['edges']:,} | {p['model']} | {p['sampled_edges_per_s']:,.0f} | "
+                     f"{100 * p['sampler_share']:.1f}% | {1e3 * t['min']:.1f} / "
+                     f"{1e3 * t['median']:.1f} / {1e3 * t['max']:.1f} |")
+    return lines
+
+
+def _scale_multiprocess_rows(runs: dict) -> list[str]:
+    best = {}
+    for launch in runs.get("launches", []):
+        if "failed" in launch:
+            continue
+        world = launch["world_size"]
+        best.setdefault(world, []).extend(launch["epoch_seconds"])
+    if 1 not in best or 2 not in best:
+        return ["(not measured)"]
+    one, two = min(best[1]), min(best[2])
+    med1 = sorted(best[1])[len(best[1]) // 2]
+    med2 = sorted(best[2])[len(best[2]) // 2]
+    return ["| processes × threads | epoch (s, min / median, n) | throughput (seeds / s, "
+            "fastest) | speed-up vs 1 × 1 |", "|---|---:|---:|---:|",
+            f"| 1 × 1 | {one:.2f} / {med1:.2f} ({len(best[1])}) | "
+            f"{runs['seeds'] / one:,.0f} | 1.00 |" if "seeds" in runs else
+            f"| 1 × 1 | {one:.2f} / {med1:.2f} ({len(best[1])}) | — | 1.00 |",
+            f"| 2 × 1 | {two:.2f} / {med2:.2f} ({len(best[2])}) | "
+            f"{runs.get('seeds', 0) / two:,.0f} | {one / two:.2f} |"]
+
+
+def _scale_sampler_compare(compared: dict | None) -> list[str]:
+    if not compared or "failed" in compared:
+        return []
+    backend = compared["backend"]
+    ours, theirs = compared["graphsparse"], compared[backend]
+    lines = [f"Against PyG's own sampler ({backend}, built from source here), the same random "
+             f"batches of seeds on the {compared['edges']:,}-edge graph, interleaved, 50 "
+             "repeats:", "",
+             "| sampler | per batch (min / median / max, ms) | sampled edges / batch | "
+             "sampled edges / s (median) |", "|---|---:|---:|---:|"]
+    for name, t in (("graphsparse", ours), (backend, theirs)):
+        lines.append(f"| {name} | {1e3 * t['min']:.1f} / {1e3 * t['median']:.1f} / "
+                     f"{1e3 * t['max']:.1f} | {t['sampled_edges']:,.0f} | "
+                     f"{t['edges_per_s']:,.0f} |")
+    lines += ["", f"graphsparse vs {backend}: {theirs['min'] / ours['min']:.2f}× (ratio of "
+              "fastest batches; > 1 means graphsparse is faster).", ""]
+    return lines
+
+
+def _scale_bench(result: dict) -> list[str]:
+    c = result.get("config", {})
+    points = result.get("points", {})
+    env = result.get("environment", {})
+    loads = "; ".join(f"{part}: load {e['start']['loadavg'][0]:.2f} → "
+                      f"{e['end']['loadavg'][0]:.2f}"
+                      for part, e in sorted(env.items()) if "loadavg" in e.get("start", {}))
+    lines = [
+        "## Scale: full batch vs mini-batch vs processes (`benchmarks/scale_bench.py`)", "",
+        f"Configuration: synthetic SBM graphs (average degree 20), 2-layer GCN/GraphSAGE, "
+        f"hidden {c.get('hidden')}, mini-batch {c.get('batch')} seed nodes with fan-out "
+        f"{c.get('fanout')} (graphsparse's CSR sampler), an epoch = every node a seed once "
+        f"(extrapolated from 50 timed steps after 3 warm-up), full batch = 5 timed epochs after "
+        f"1 warm-up in a child capped at RLIMIT_AS {_gib(c.get('full_limit_bytes'))} GiB; one "
+        f"process per point at 1 thread; peak RSS = the child's ru_maxrss.", "",
+        f"Measured {result.get('date')} on {result.get('machine')}. {loads}", "",
+        "### Memory and time vs graph size", "", *_scale_size_rows(points), "",
+        "### Sampler", "", *_scale_sampler_rows(points), "",
+        *_scale_sampler_compare(result.get("sampler_compare")),
+        "### Two processes vs one (Amazon Computers)", "",
+        "GCN hidden 256, batch 256, fan-out 15,10, an epoch over all 13,752 nodes; torchrun "
+        "with gloo, DistributedDataParallel, each rank its half of the seeds; launches "
+        "alternate 1 and 2 processes; an epoch lasts as long as its slowest rank.", "",
+        *_scale_multiprocess_rows(result.get("multiprocess", {}))]
+    return lines
+
+
+RENDERERS = {"scale_bench": _scale_bench, "kernel_bench": _kernel_bench,
+             "masks_bench": _masks_bench,
              "topology_bench": _topology_bench, "gnn_bench": _gnn_bench}
 
 

@@ -23,6 +23,20 @@ def _widths(text: str) -> list[int]:
     return widths
 
 
+_DEVICE_HELP = "auto (CUDA when available), cpu, cuda or cuda:N"
+
+
+def _device(args: argparse.Namespace, command: str):
+    """``args.device`` resolved (:func:`graphsparse.devices.resolve_device`); a device that is
+    not there exits, naming ``--device`` and the available devices."""
+    from graphsparse.devices import resolve_device
+
+    try:
+        return resolve_device(args.device)
+    except ValueError as e:
+        raise SystemExit(f"graphsparse {command}: --device: {e}")
+
+
 def _mlp(args: argparse.Namespace) -> int:
     import json
 
@@ -30,6 +44,7 @@ def _mlp(args: argparse.Namespace) -> int:
 
     if (args.density is None) == (args.epsilon is None):
         raise SystemExit("graphsparse mlp: give exactly one of --density or --epsilon")
+    device = _device(args, "mlp")                   # before anything is written
     kwargs = {}
     if args.topology == "scale_free":
         kwargs = {"gamma": args.gamma, "side": args.side}
@@ -56,7 +71,7 @@ def _mlp(args: argparse.Namespace) -> int:
                    if args.rigl else None)
         history = train(net, data, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                         optimizer=args.optimizer, seed=args.seed, set_callback=set_cb,
-                        rigl_callback=rigl_cb)
+                        rigl_callback=rigl_cb, device=device)
         print(f"trained on {args.train}: test accuracy {history[-1]['test_acc']:.4f}")
     net.save(args.out, trained_on=args.train, history=history,
              dynamic="set" if args.set else "rigl" if args.rigl else None)
@@ -119,8 +134,28 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _fanouts(text: str) -> list[int]:
+    """``--num-neighbors 15,10``: one fan-out per layer, each -1 (all) or >= 0."""
+    try:
+        fanouts = [int(v) for v in text.split(",")]
+    except ValueError:
+        fanouts = []
+    if not fanouts or min(fanouts) < -1:
+        raise argparse.ArgumentTypeError(f"--num-neighbors must be comma-separated fan-outs, "
+                                         f"one per layer, each -1 (all) or >= 0; got {text!r}")
+    return fanouts
+
+
+def _dataset_options(args: argparse.Namespace) -> dict:
+    options = {"sbm_nodes": args.sbm_nodes, "sbm_degree": args.sbm_degree}
+    return {k: v for k, v in options.items() if v is not None}
+
+
 def _glt_run(args: argparse.Namespace) -> int:
+    from torch.distributed import DistBackendError
+
     from graphsparse.gnn.experiment.sweep import run_sweep
+    from graphsparse.gnn.train import distributed
 
     try:
         rows = run_sweep(args.out, dataset=args.dataset, data_root=args.data_root,
@@ -131,14 +166,33 @@ def _glt_run(args: argparse.Namespace) -> int:
                          progress=not args.no_progress, levels=args.levels,
                          p_graph=args.p_graph, p_weight=args.p_weight,
                          graph_sparsity=args.graph_sparsity,
-                         weight_sparsity=args.weight_sparsity, rounds=args.rounds)
+                         weight_sparsity=args.weight_sparsity, rounds=args.rounds,
+                         device=args.device, batch_size=args.batch_size,
+                         num_neighbors=args.num_neighbors, evaluation=args.evaluation,
+                         dataset_options=_dataset_options(args))
     except ValueError as e:
-        raise SystemExit(f"graphsparse glt run: {e}")
+        raise SystemExit(f"graphsparse glt run{_rank_label()}: {e}")
     except OSError as e:  # DatasetNotFoundError, a failed download, an unwritable --out
-        raise SystemExit(f"graphsparse glt run: {type(e).__name__}: {e}")
-    print(f"{len(rows)} rows in {args.out}/results.jsonl; summarise with "
-          f"`graphsparse glt report {args.out}`")
+        raise SystemExit(f"graphsparse glt run{_rank_label()}: {type(e).__name__}: {e}")
+    except (DistBackendError, RuntimeError) as e:
+        if distributed.environment_world_size() <= 1:
+            raise
+        # a collective failed: another rank died (torchrun stops the others)
+        raise SystemExit(f"graphsparse glt run{_rank_label()}: a training process failed; "
+                         f"stopping (rows written so far are complete; rerun the same command "
+                         f"to resume): {type(e).__name__}: {e}")
+    if distributed.is_writer():
+        print(f"{len(rows)} rows in {args.out}/results.jsonl; summarise with "
+              f"`graphsparse glt report {args.out}`")
     return 0
+
+
+def _rank_label() -> str:
+    """`` (rank R of W)`` under torchrun, else empty."""
+    from graphsparse.gnn.train import distributed
+
+    size = distributed.environment_world_size()
+    return f" (rank {distributed.rank()} of {size})" if size > 1 else ""
 
 
 def _glt_report(args: argparse.Namespace) -> int:
@@ -188,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     mlp.add_argument("--lr", type=float, default=0.05)
     mlp.add_argument("--batch-size", type=int, default=64)
     mlp.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"])
+    mlp.add_argument("--device", default="auto", help=_DEVICE_HELP)
     dyn = mlp.add_mutually_exclusive_group()
     dyn.add_argument("--set", action="store_true", help="SET prune-and-regrow every epoch")
     dyn.add_argument("--rigl", action="store_true", help="RigL drop/grow by gradient")
@@ -233,6 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="weight-sparsity scope (default: each method's own)")
     run.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--device", default="auto",
+                     help="auto (CUDA when available), cpu, cuda or cuda:N")
+    run.add_argument("--batch-size", type=int,
+                     help="mini-batch training: seed nodes (node tasks) or positive edges "
+                          "(link tasks) per step; needs --num-neighbors")
+    run.add_argument("--num-neighbors", type=_fanouts,
+                     help="fan-out per layer for neighbour sampling, e.g. 15,10 (-1 = all)")
+    run.add_argument("--evaluation", default="auto", choices=["auto", "full-graph", "sampled"],
+                     help="mini-batch evaluation: the whole graph at once or sampled batches")
+    run.add_argument("--sbm-nodes", type=int, help="--dataset sbm: number of nodes")
+    run.add_argument("--sbm-degree", type=float,
+                     help="--dataset sbm: expected average degree")
     run.set_defaults(func=_glt_run)
     rep = glt_sub.add_parser("report", help="summary table and accuracy-vs-sparsity plot")
     rep.add_argument("dir", help="a sweep folder written by `graphsparse glt run`")
@@ -266,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--alpha", type=float, default=16.0, help="DepGraph's alpha (>= 1)")
     mt.add_argument("--batch-size", type=int, default=128)
     mt.add_argument("--seed", type=int, default=0)
+    mt.add_argument("--device", default="auto", help=_DEVICE_HELP)
     mt.add_argument("--no-progress", action="store_true")
     mt.set_defaults(func=_metaprune_train)
     pr = meta_sub.add_parser("prune", help="prune held-out networks with and without the "
@@ -280,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--finetune-epochs", type=int, default=3)
     pr.add_argument("--lr", type=float, default=1e-3)
     pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--device", default="auto", help=_DEVICE_HELP)
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(func=_metaprune_prune)
     return parser
@@ -306,6 +375,7 @@ def _metaprune_train(args: argparse.Namespace) -> int:
     from graphsparse.metaprune.train import meta_train
     from graphsparse.metaprune.zoo import load_zoo
 
+    device = _device(args, "metaprune train")
     try:
         zoo = load_zoo(args.zoo)
         train_part, held_out = zoo.split(args.held_out, args.split_seed)
@@ -316,7 +386,8 @@ def _metaprune_train(args: argparse.Namespace) -> int:
         history = meta_train(metanet, tasks_of(train_part), steps=args.steps, lr=args.lr,
                              reg=args.reg, alpha=args.alpha, batch_size=args.batch_size,
                              seed=args.seed, checkpoint=f"{args.out}.train",
-                             max_minutes=args.max_minutes, progress=not args.no_progress)
+                             max_minutes=args.max_minutes, progress=not args.no_progress,
+                             device=device)
         after = mean_polarisation(held_out, metanet)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"graphsparse metaprune train: {e}")
@@ -335,6 +406,7 @@ def _metaprune_prune(args: argparse.Namespace) -> int:
     from graphsparse.metaprune.compare import compare_pruning, summary_table
     from graphsparse.metaprune.zoo import load_zoo
 
+    device = _device(args, "metaprune prune")
     try:
         metanet, meta = load_metanet(args.metanet)
         zoo = load_zoo(args.zoo)
@@ -344,7 +416,7 @@ def _metaprune_prune(args: argparse.Namespace) -> int:
         members = [zoo[name] for name in names]
         rows = compare_pruning(members, metanet, args.out, ratios=args.ratios, arms=args.arms,
                                finetune_epochs=args.finetune_epochs, lr=args.lr, seed=args.seed,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, device=device)
     except (ValueError, FileNotFoundError, KeyError) as e:
         raise SystemExit(f"graphsparse metaprune prune: {e}")
     print("\n".join(summary_table(rows)))

@@ -33,6 +33,31 @@ def test_examples_run(script, tmp_path, monkeypatch):
     runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
 
 
+def readme_glt_lines(prefix: str) -> list[str]:
+    """The README's bash lines that start with ``prefix`` and run ``glt run``."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    return [ln for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+            for ln in block.splitlines() if ln.startswith(prefix) and " glt run " in ln]
+
+
+def test_readme_glt_lines_work(tmp_path, monkeypatch, capsys):
+    """The README's single-process mini-batch command, as written but with 2 epochs (the
+    torchrun one runs in tests/gnn/test_distributed.py)."""
+    import json
+    import shlex
+
+    monkeypatch.chdir(tmp_path)
+    lines = readme_glt_lines("graphsparse glt run")
+    assert any("--batch-size" in ln for ln in lines)
+    for line in lines:
+        assert main([*shlex.split(line)[1:], "--epochs", "2", "--no-progress"]) == 0
+        out = shlex.split(line)[shlex.split(line).index("--out") + 1]
+        rows = [json.loads(r) for r in (tmp_path / out / "results.jsonl").read_text().splitlines()]
+        assert {r["method"] for r in rows} >= {"dense"} and rows[0]["evaluation"] != "full-batch"
+
+
 def test_readme_cli_lines_work(tmp_path, monkeypatch, capsys):
     import json
     import re
@@ -42,9 +67,11 @@ def test_readme_cli_lines_work(tmp_path, monkeypatch, capsys):
     readme = (ROOT / "README.md").read_text()
     # the metaprune lines run the full-size zoo and 30 minutes of meta-training; they are run
     # with small settings in tests/topology/test_compare.py::test_metaprune_cli_end_to_end
+    # the glt lines train for 200 epochs; test_readme_glt_lines_work runs them shortened
     lines = [ln for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
              for ln in block.splitlines()
-             if ln.startswith("graphsparse ") and not ln.startswith("graphsparse metaprune ")]
+             if ln.startswith("graphsparse ") and not ln.startswith("graphsparse metaprune ")
+             and not ln.startswith("graphsparse glt ")]
     assert any(" mlp " in ln for ln in lines) and any(" stats " in ln for ln in lines)
     for line in lines:
         capsys.readouterr()

@@ -19,6 +19,7 @@ comparison resumes. Each row also holds a compact topology view of the pruned ne
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 
 from graphsparse.checks import check_fraction, check_int
+from graphsparse.devices import resolve_device
 from graphsparse.fileio import append_jsonl, read_jsonl
 from graphsparse.topology.graph import NetworkGraph
 from graphsparse.metaprune.model import MetaNetwork, apply_metanet
@@ -36,7 +38,7 @@ from graphsparse.metaprune.train import MetaTask, polarisation
 from graphsparse.metaprune.convert import to_graph
 from graphsparse.metaprune.zoo import ZooMember, example_input, zoo_data
 from graphsparse.topology.datasets import Dataset
-from graphsparse.topology.training import evaluate
+from graphsparse.topology.training import dataset_to, evaluate, model_device
 from graphsparse.topology.report import report
 
 __all__ = ["ARMS", "compare_pruning", "topology_summary", "tasks_of", "mean_polarisation",
@@ -47,19 +49,27 @@ ARMS: tuple[str, ...] = ("group_norm", "metanet+group_norm", "magnitude", "metan
 
 def topology_summary(model: nn.Module, example: torch.Tensor) -> dict:
     """Nodes, edges, density, dead neurons, effective sparsity and components of ``model`` as a
-    network graph (:meth:`NetworkGraph.from_model`, :func:`graphsparse.topology.report`)."""
+    network graph (:meth:`NetworkGraph.from_model`, :func:`graphsparse.topology.report`).
+    Computed on the CPU (on a CPU copy of a model that is elsewhere)."""
+    if model_device(model).type != "cpu":
+        model, example = copy.deepcopy(model).cpu(), example.cpu()
     r = report(NetworkGraph.from_model(model, example), powerlaw_compare=False)
     return {"num_nodes": r.num_nodes, "num_edges": r.num_edges, "density": r.density,
             "dead_neurons": r.dead_neurons.total, "effective_sparsity": r.effective_sparsity,
             "num_components": r.num_components}
 
 
-def _data_of(spec, cache: dict) -> Dataset:
-    """``zoo_data`` of ``spec``'s dataset and architecture, loaded once per ``cache``."""
+def _data_of(spec, cache: dict, device: torch.device | None = None) -> Dataset:
+    """``zoo_data`` of ``spec``'s dataset and architecture (on ``device`` if given), loaded once
+    per ``cache``."""
     key = (spec.dataset, spec.arch)
     if key not in cache:
         cache[key] = zoo_data(spec.dataset, arch=spec.arch)
-    return cache[key]
+    if device is None:
+        return cache[key]
+    if (*key, str(device)) not in cache:
+        cache[(*key, str(device))] = dataset_to(cache[key], device)
+    return cache[(*key, str(device))]
 
 
 def tasks_of(members: Sequence[ZooMember]) -> list[MetaTask]:
@@ -112,7 +122,8 @@ def _prune(model: nn.Module, arm: str, ratio: float, example: torch.Tensor):
 def compare_pruning(members: Sequence[ZooMember], metanet: MetaNetwork | None, out: str | os.PathLike,
                     *, ratios: Sequence[float] = (0.7, 0.5, 0.3), arms: Sequence[str] = ARMS,
                     finetune_epochs: int = 3, lr: float = 1e-3, seed: int = 0,
-                    tag: dict | None = None, progress: bool = True) -> list[dict]:
+                    tag: dict | None = None, progress: bool = True,
+                    device: str | torch.device | None = None) -> list[dict]:
     """Prune every member in every arm at every remaining-parameter ratio, fine-tune, measure.
 
     Args:
@@ -125,6 +136,18 @@ def compare_pruning(members: Sequence[ZooMember], metanet: MetaNetwork | None, o
         finetune_epochs: epochs of fine-tuning after pruning in every arm (Adam, ``lr``).
         seed: fine-tuning minibatch order.
         tag: extra fields stored in every row and part of its identity (e.g. the pipeline seed).
+        progress: show a tqdm progress bar over (member, arm, ratio).
+        device: where metanetwork application, pruning, evaluation and fine-tuning run
+            (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``, see
+            :func:`graphsparse.devices.resolve_device`); ``metanet`` is moved there in place,
+            members' models are copied there (not modified), data is copied. None: the
+            metanetwork's device, or the first member's when there is no metanetwork. Rows do
+            not depend on the device beyond float rounding; the topology view is computed on
+            the CPU.
+
+    Raises:
+        ValueError: a bad argument (named), or a ``device`` that is not available (the message
+            lists the available ones).
 
     Returns the rows of this call and earlier ones with this ``tag`` (file order). Each row:
     ``member``, ``arch``, ``dataset``, ``arm``, ``ratio``, the tag fields, ``acc_original``,
@@ -136,6 +159,14 @@ def compare_pruning(members: Sequence[ZooMember], metanet: MetaNetwork | None, o
     from tqdm.auto import tqdm
 
     _check_compare_args(arms, metanet, ratios, finetune_epochs)
+    if device is not None:
+        device = resolve_device(device)
+    elif metanet is not None:
+        device = model_device(metanet)
+    else:
+        device = model_device(members[0].model) if members else torch.device("cpu")
+    if metanet is not None:
+        metanet.to(device)
     tag = dict(tag or {})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -154,12 +185,15 @@ def compare_pruning(members: Sequence[ZooMember], metanet: MetaNetwork | None, o
         if row_id in done:
             continue
         spec = member.spec
-        data = _data_of(spec, data_cache)
-        example = example_input(spec)
+        data = _data_of(spec, data_cache, device)
+        example = example_input(spec).to(device)
         via_metanet = arm.startswith("metanet")
         slot = f"{spec.name}|{via_metanet}"
         if slot not in inputs:
-            inputs[slot] = _arm_input(member.model, metanet if via_metanet else None, data, example)
+            model = member.model
+            if model_device(model) != device:
+                model = copy.deepcopy(model).to(device)
+            inputs[slot] = _arm_input(model, metanet if via_metanet else None, data, example)
         row = {"member": spec.name, "arch": spec.arch, "dataset": spec.dataset, "arm": arm,
                "ratio": ratio, **tag, "acc_original": member.test_acc,
                **_prune_and_measure(inputs[slot], arm, ratio, data, example, finetune_epochs, lr, seed)}

@@ -198,8 +198,11 @@ def apply_metanet(metanet: MetaNetwork, model: nn.Module, example_input: torch.T
 
     Runs under ``torch.no_grad()``; for meta-training use :func:`graph_to_state_dict` on the
     metanetwork's output with ``torch.func.functional_call`` so gradients reach ``metanet``.
+    The graph goes to the metanetwork's device; the new model is on ``model``'s device (the two
+    may differ).
     """
-    graph = to_graph(model, example_input)
+    device = next(iter(metanet.parameters())).device
+    graph = to_graph(model, example_input).to(device)
     with torch.no_grad():
         out = metanet(graph)
     return from_graph(out, model)

@@ -10,7 +10,8 @@ Two ways to prune, both on a private copy (the input model is never modified):
   kernels, with the mask toolkit's exact top-k selection.
 
 :func:`fine_tune` trains either kind with the same recipe, so arms are compared with equal
-fine-tuning; :func:`group_norms` exposes the structured ranking scores.
+fine-tuning; :func:`group_norms` exposes the structured ranking scores. Everything runs on the
+model's device (``example_input`` is moved there); :func:`fine_tune` takes a ``device``.
 
 Group importance (what :func:`prune_structured` ranks by)
 ---------------------------------------------------------
@@ -49,8 +50,9 @@ from graphsparse.masks import (
     topk_masks,
 )
 from graphsparse.checks import check_float, check_fraction, check_int, check_sparsity
+from graphsparse.devices import resolve_device
 from graphsparse.topology.datasets import Dataset
-from graphsparse.topology.training import train
+from graphsparse.topology.training import model_device, train
 
 __all__ = ["PruneResult", "prune_structured", "prune_unstructured", "fine_tune", "group_norms"]
 
@@ -159,6 +161,7 @@ def group_norms(model: nn.Module, example_input: torch.Tensor, *, p: int = 2,
     {'0': (3,)}
     """
     work = _working_copy(model)
+    example_input = example_input.to(model_device(work))
     return _norms_of(work, example_input, _ignored_in(model, work, ignored), check_int(p, "p", low=1))
 
 
@@ -248,6 +251,7 @@ def prune_structured(model: nn.Module, example_input: torch.Tensor, *,
                             open_low=True, open_high=False)
     check_float(tolerance, "tolerance", low=0.0)
     work = _working_copy(model)
+    example_input = example_input.to(model_device(work))
     skip = _ignored_in(model, work, ignored)
     removals = _removal_order(_norms_of(work, example_input, skip, check_int(p, "p", low=1)))
     params0, macs0 = _cost(work, example_input)
@@ -305,6 +309,7 @@ def prune_unstructured(model: nn.Module, sparsity: float, *, example_input: torc
     """
     sparsity = check_sparsity(sparsity, "sparsity")
     net = copy.deepcopy(model).eval()
+    example_input = example_input.to(model_device(net))
     masks = topk_masks(magnitude_scores(net, scope="linear"), sparsity, scope=scope)
     attach(net, masks)
     params0 = sum(t.numel() for t in named_tensors(model, "all").values())
@@ -319,15 +324,24 @@ def prune_unstructured(model: nn.Module, sparsity: float, *, example_input: torc
 
 
 def fine_tune(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3,
-              batch_size: int = 64, seed: int = 0, progress: bool = False) -> list[dict]:
+              batch_size: int = 64, seed: int = 0, progress: bool = False,
+              device: str | torch.device | None = None) -> list[dict]:
     """Fine-tune ``model`` in place: Adam, cross-entropy, via
     :func:`graphsparse.topology.training.train` (no training-set accuracy).
 
     Masked weights stay exactly zero (masks are parametrizations); a physically pruned network
-    simply trains. ``epochs`` may be 0: nothing happens and ``[]`` is returned. Otherwise one
-    history row per epoch (``epoch``, ``loss``, ``test_acc``, ``seconds``, ...).
+    simply trains. ``epochs`` may be 0: nothing happens and ``[]`` is returned (the model is
+    still moved to ``device``). Otherwise one history row per epoch (``epoch``, ``loss``,
+    ``test_acc``, ``seconds``, ...).
+
+    Args:
+        device: move ``model`` there first, in place (``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"``, :func:`graphsparse.devices.resolve_device`); None keeps its device.
+            The data follows the model (copied, not modified).
     """
     check_int(epochs, "epochs", low=0)
+    if device is not None:
+        model.to(resolve_device(device))
     if epochs == 0:
         return []
     return train(model, data, epochs=epochs, lr=lr, batch_size=batch_size, optimizer="adam",

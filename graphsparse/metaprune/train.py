@@ -34,11 +34,13 @@ from torch import nn
 from torch_geometric.data import Data
 
 from graphsparse.checks import check_float, check_fraction, check_int
+from graphsparse.devices import resolve_device
 from graphsparse.masks.io import CorruptFileError, load_file, save_file
 from graphsparse.metaprune.convert import graph_to_state_dict, to_graph
 from graphsparse.metaprune.layout import NODE_TYPES
 from graphsparse.metaprune.model import MetaNetwork
 from graphsparse.topology.datasets import Dataset
+from graphsparse.topology.training import dataset_to, model_device
 
 __all__ = ["MetaTask", "group_norms_of_graph", "group_sparsity", "hidden_nodes", "polarisation", "meta_train",
            "load_train_state", "TRAIN_STATE_VERSION"]
@@ -59,7 +61,7 @@ class MetaTask:
 
 def hidden_nodes(graph: Data) -> torch.Tensor:
     """Boolean ``[N]``: nodes that are hidden neurons / channels (not inputs, not outputs)."""
-    return torch.isin(graph.node_type, torch.tensor(_HIDDEN_TYPES))
+    return torch.isin(graph.node_type, torch.tensor(_HIDDEN_TYPES, device=graph.node_type.device))
 
 
 def group_norms_of_graph(graph: Data, state: dict[str, torch.Tensor] | None = None, *,
@@ -94,7 +96,7 @@ def group_norms_of_graph(graph: Data, state: dict[str, torch.Tensor] | None = No
             q = f"{layer.norm}."
             extras += [state[q + f] for f in ("weight", "bias") if q + f in state]
         for t in extras:
-            idx = torch.arange(layer.out_start, layer.out_start + layer.out_size)
+            idx = torch.arange(layer.out_start, layer.out_start + layer.out_size, device=sq.device)
             sq = sq.index_add(0, idx, t.pow(2))
     return sq if squared else sq.clamp_min(0).sqrt()
 
@@ -106,7 +108,7 @@ def _hidden_groups(graph: Data) -> list[torch.Tensor]:
     ranges = dict.fromkeys((l.out_start, l.out_size) for l in graph.layout.layers)
     groups = []
     for start, size in ranges:
-        idx = torch.arange(start, start + size)
+        idx = torch.arange(start, start + size, device=hidden.device)
         idx = idx[hidden[idx]]
         if len(idx):
             groups.append(idx)
@@ -191,19 +193,33 @@ def _int_keys(optimizer_state: dict) -> dict:
     return {**optimizer_state, "state": {int(k): v for k, v in optimizer_state["state"].items()}}
 
 
+def _on_cpu(obj):
+    """``obj`` (tensors in nested dicts/lists/tuples) with every tensor copied to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
 def _save_state(path: Path, metanet: MetaNetwork, opt: torch.optim.Optimizer, step: int,
                 gen: torch.Generator, history: list[dict], settings: dict) -> None:
+    """Write the checkpoint with every tensor on the CPU, so it resumes on any device."""
     save_file(path, "metanet-train", {
         "config": metanet.config(), "settings": settings, "step": step,
-        "state_dict": {k: v.detach().clone() for k, v in metanet.state_dict().items()},
-        "optimizer": _str_keys(opt.state_dict()), "generator": gen.get_state(), "history": history},
+        "state_dict": _on_cpu(metanet.state_dict()),
+        "optimizer": _str_keys(_on_cpu(opt.state_dict())), "generator": gen.get_state(),
+        "history": history},
         TRAIN_STATE_VERSION)
 
 
 def meta_train(metanet: MetaNetwork, tasks: Sequence[MetaTask], *, steps: int, lr: float = 1e-3,
                reg: float = 1e-2, alpha: float = 16.0, batch_size: int = 128, seed: int = 0,
                checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 25,
-               max_minutes: float | None = None, progress: bool = True) -> list[dict]:
+               max_minutes: float | None = None, progress: bool = True,
+               device: str | torch.device | None = None) -> list[dict]:
     """Train ``metanet`` in place on ``tasks`` (paper Sec. 3.2, loss ``L_task + reg · R``).
 
     Each step takes the next task of a seeded shuffled cycle, a minibatch of ``batch_size`` of
@@ -219,6 +235,19 @@ def meta_train(metanet: MetaNetwork, tasks: Sequence[MetaTask], *, steps: int, l
             written atomically every ``checkpoint_every`` steps and at the end; if it exists, training
             resumes from it (its metanetwork config and settings must match, else ``ValueError``).
         max_minutes: stop (after checkpointing) once this much wall time has passed in this call.
+        progress: show a tqdm progress bar over steps.
+        device: move ``metanet`` there first, in place (``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"`` or a ``torch.device``, see :func:`graphsparse.devices.resolve_device`);
+            None keeps the metanetwork's current device. The task networks, their graphs and
+            data run on that device too (each task network is moved there for the call and back
+            to its own device afterwards; the data is copied). Checkpoints hold CPU tensors
+            and are loaded back onto this device, so a run checkpointed on one device resumes
+            on another. Task order and minibatches come from a CPU generator: they do not
+            depend on the device.
+
+    Raises:
+        ValueError: an argument out of range (named), a ``device`` that is not available (the
+            message lists the available ones), or a checkpoint of another run.
 
     Returns the history, one row per step: ``step``, ``task``, ``loss``, ``task_loss``, ``reg``
     (the value of ``R``), ``seconds`` (of this step).
@@ -226,6 +255,9 @@ def meta_train(metanet: MetaNetwork, tasks: Sequence[MetaTask], *, steps: int, l
     from tqdm.auto import tqdm
 
     _check_meta_train_args(tasks, steps, lr, reg, alpha, batch_size, checkpoint_every)
+    if device is not None:
+        metanet.to(resolve_device(device))
+    device = model_device(metanet)
     settings = {"lr": float(lr), "reg": float(reg), "alpha": float(alpha), "batch_size": batch_size, "seed": seed,
                 "tasks": [t.name for t in tasks]}
     opt = torch.optim.AdamW(metanet.parameters(), lr=lr, weight_decay=0.0)
@@ -234,17 +266,25 @@ def meta_train(metanet: MetaNetwork, tasks: Sequence[MetaTask], *, steps: int, l
     history, start_step = _resume(path, metanet, opt, gen, settings)
     graphs: dict[str, Data] = {}
     modes = {t.name: t.model.training for t in tasks}
+    homes = {t.name: model_device(t.model) for t in tasks}
+    moved: dict[int, Dataset] = {}      # each dataset copied to the device once
     for t in tasks:
         t.model.eval()
     began = time.perf_counter()
     order: list[int] = []
     try:
+        run_tasks = []
+        for t in tasks:
+            t.model.to(device)
+            if id(t.data) not in moved:
+                moved[id(t.data)] = dataset_to(t.data, device)
+            run_tasks.append(MetaTask(t.name, t.model, moved[id(t.data)]))
         bar = tqdm(range(start_step, steps), desc="meta-training", disable=not progress,
                    initial=start_step, total=steps)
         for step in bar:
             if not order:
                 order = torch.randperm(len(tasks), generator=gen).tolist()
-            task = tasks[order.pop()]
+            task = run_tasks[order.pop()]
             history.append(_meta_step(metanet, opt, task, graphs, gen, step, batch_size, reg, alpha))
             bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", reg=f"{history[-1]['reg']:.3f}")
             done = step + 1
@@ -255,6 +295,7 @@ def meta_train(metanet: MetaNetwork, tasks: Sequence[MetaTask], *, steps: int, l
                 break
     finally:
         for t in tasks:
+            t.model.to(homes[t.name])
             t.model.train(modes[t.name])
     metanet.eval()
     return history
@@ -276,7 +317,9 @@ def _check_meta_train_args(tasks: Sequence[MetaTask], steps: int, lr: float, reg
 def _resume(path: Path | None, metanet: MetaNetwork, opt: torch.optim.Optimizer, gen: torch.Generator,
             settings: dict) -> tuple[list[dict], int]:
     """``(history, step)`` of the checkpoint at ``path`` with the metanetwork, optimiser and
-    generator restored from it; ``([], 0)`` when there is none."""
+    generator restored from it; ``([], 0)`` when there is none. The file holds CPU tensors
+    (loaded with ``map_location="cpu"``); ``load_state_dict`` copies them onto the
+    metanetwork's device, and the optimiser state follows its parameters' device."""
     if path is None or not path.exists():
         return [], 0
     saved, _ = load_file(path, "metanet-train")
@@ -293,9 +336,11 @@ def _meta_step(metanet: MetaNetwork, opt: torch.optim.Optimizer, task: MetaTask,
                gen: torch.Generator, step: int, batch_size: int, reg: float, alpha: float) -> dict:
     """One optimiser step on a minibatch of ``task``; returns the step's history row."""
     if task.name not in graphs:
-        graphs[task.name] = to_graph(task.model, task.data.x_train[:1])
+        device = task.data.x_train.device
+        graphs[task.name] = to_graph(task.model, task.data.x_train[:1]).to(device)
     graph = graphs[task.name]
     idx = torch.randint(len(task.data.y_train), (batch_size,), generator=gen)
+    idx = idx.to(task.data.x_train.device)
     t0 = time.perf_counter()
     metanet.train()
     loss, task_loss, r = _task_loss(task, graph, metanet(graph), task.data.x_train[idx],
@@ -307,12 +352,20 @@ def _meta_step(metanet: MetaNetwork, opt: torch.optim.Optimizer, task: MetaTask,
             "task_loss": task_loss, "reg": r, "seconds": time.perf_counter() - t0}
 
 
-def load_train_state(path: str | os.PathLike) -> tuple[MetaNetwork, dict]:
-    """The metanetwork and ``{"step", "settings", "history"}`` of a meta-training checkpoint."""
+def load_train_state(path: str | os.PathLike, device: str | torch.device | None = None
+                     ) -> tuple[MetaNetwork, dict]:
+    """The metanetwork and ``{"step", "settings", "history"}`` of a meta-training checkpoint.
+
+    Args:
+        path: a checkpoint written by :func:`meta_train`.
+        device: where the metanetwork goes (:func:`graphsparse.devices.resolve_device`
+            spellings); None: the CPU, where the file's tensors are loaded.
+    """
+    target = resolve_device(device) if device is not None else torch.device("cpu")
     saved, _ = load_file(path, "metanet-train")
     try:
         metanet = MetaNetwork(**saved["config"])
         metanet.load_state_dict(saved["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise CorruptFileError(f"{str(path)!r}: not a meta-training checkpoint: {err}") from err
-    return metanet, {k: saved[k] for k in ("step", "settings", "history")}
+    return metanet.to(target), {k: saved[k] for k in ("step", "settings", "history")}

@@ -7,6 +7,11 @@ and are built on the mask toolkit's drop/grow primitives
 :func:`graphsparse.masks.attach`; regrown connections get their raw weight set (and, if an
 optimiser is given, their optimiser state reset), so a regrown weight starts exactly at its
 initial value.
+
+Devices: the drop/grow selection runs on CPU copies of the masks, weights and scores (with the
+callbacks' CPU generators), so on CUDA a run makes the same choices as on CPU for the same
+weights; the new masks, regrown values and optimiser-state resets are written on the weights'
+device.
 """
 
 from __future__ import annotations
@@ -74,10 +79,12 @@ def _layers(model: nn.Module, names: Iterable[str] | None) -> list[str]:
 @torch.no_grad()
 def _apply(model: nn.Module, name: str, new_mask: torch.Tensor, grown: torch.Tensor,
            values: torch.Tensor, optimizer: torch.optim.Optimizer | None) -> None:
-    """Install ``new_mask``; set the raw weight of ``grown`` positions to ``values``."""
-    _mask_module(model, name).mask.copy_(new_mask)
+    """Install ``new_mask``; set the raw weight of ``grown`` positions to ``values`` (all three
+    on any device: they are moved to the weight's)."""
     raw = _raw(model, name)
-    raw[grown] = values.to(raw.dtype)
+    new_mask, grown = new_mask.to(raw.device), grown.to(raw.device)
+    _mask_module(model, name).mask.copy_(new_mask)
+    raw[grown] = values.to(device=raw.device, dtype=raw.dtype)
     if optimizer is not None:
         state = optimizer.state.get(raw, {})
         for buf in state.values():
@@ -142,8 +149,8 @@ class SET:
         """Prune and regrow every evolved layer once; returns what changed per layer."""
         updates = []
         for name in _layers(model, self.names):
-            mask = _mask_module(model, name).mask.clone()
-            after = set_prune(_raw(model, name), mask, self.zeta)
+            mask = _mask_module(model, name).mask.detach().cpu().clone()
+            after = set_prune(_raw(model, name).detach().cpu(), mask, self.zeta)
             dropped = int(mask.sum()) - int(after.sum())
             new_mask = grow_random(after, dropped, generator=self.generator)
             grown = new_mask & ~after
@@ -208,12 +215,12 @@ class RigL:
         grads = gradient_scores(model, loss_fn, names=names, times_weight=False)
         updates = []
         for name in names:
-            mask = _mask_module(model, name).mask.clone()
-            weight = _raw(model, name).detach()
+            mask = _mask_module(model, name).mask.detach().cpu().clone()
+            weight = _raw(model, name).detach().cpu()
             n = int(mask.sum())
             k = n - kept_count(n, fraction)
             after = drop_lowest(mask, weight.abs(), k)
-            new_mask = grow_highest(after, grads[name].to(torch.float64), k)
+            new_mask = grow_highest(after, grads[name].detach().cpu().to(torch.float64), k)
             grown = new_mask & ~after
             _apply(model, name, new_mask, grown, torch.zeros(int(grown.sum())), optimizer)
             updates.append(LayerUpdate(name, int(new_mask.sum()), k, k))

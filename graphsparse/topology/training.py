@@ -1,10 +1,12 @@
 """A plain training loop for classifiers on an embedded :class:`~graphsparse.topology.datasets.Dataset`:
 :func:`train` (minibatch SGD/Adam with SET/RigL callbacks, per-epoch recording and a progress
-bar), :func:`evaluate` and SET's MSE surrogate loss :func:`set_mse_surrogate`."""
+bar, on any device), :func:`evaluate`, :func:`dataset_to` and SET's MSE surrogate loss
+:func:`set_mse_surrogate`."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -13,11 +15,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from graphsparse.checks import check_choice, check_float, check_int
+from graphsparse.devices import resolve_device
 from graphsparse.masks import csr_linear
 
 from .datasets import Dataset
 
-__all__ = ["train", "evaluate", "set_mse_surrogate"]
+__all__ = ["train", "evaluate", "dataset_to", "model_device", "set_mse_surrogate"]
 
 _LOSSES = ("cross_entropy", "mse", "mse_set")
 
@@ -46,16 +49,40 @@ def set_mse_surrogate(logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tenso
     return surrogate - surrogate.detach() + value
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (else first buffer); CPU for a module without
+    tensors."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def dataset_to(data: Dataset, device: str | torch.device) -> Dataset:
+    """``data`` with its four tensors on ``device`` (``data`` itself when they are there
+    already; otherwise a copy, ``data`` is not modified)."""
+    device = torch.device(device)
+    fields = ("x_train", "y_train", "x_test", "y_test")
+    if all(getattr(data, f).device == device for f in fields):
+        return data
+    return dataclasses.replace(data, **{f: getattr(data, f).to(device) for f in fields})
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
-    """Classification accuracy (fraction in [0, 1]) of ``model`` on ``(x, y)`` in eval mode."""
+    """Classification accuracy (fraction in [0, 1]) of ``model`` on ``(x, y)`` in eval mode.
+
+    Runs on the model's device: batches of ``x`` and ``y`` (on any device) are moved there."""
     was_training = model.training
+    device = model_device(model)
     model.eval()
-    correct = 0
+    correct = torch.zeros((), dtype=torch.long, device=device)
     for i in range(0, len(y), batch_size):
-        correct += int((model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+        xb, yb = x[i:i + batch_size].to(device), y[i:i + batch_size].to(device)
+        correct += (model(xb).argmax(1) == yb).sum()
     model.train(was_training)
-    return correct / len(y)
+    return int(correct) / len(y)
 
 
 def _optimizer(model: nn.Module, optimizer: str, lr: float, momentum: float, weight_decay: float,
@@ -98,20 +125,26 @@ def _resolve_kernel(kernel: str, on_cpu: bool, rigl_callback) -> str:
 
 def _train_epoch(model: nn.Module, data: Dataset, opt: torch.optim.Optimizer, loss_of: Callable,
                  gen: torch.Generator, batch_size: int, step: int, rigl_callback) -> tuple[float, int]:
-    """One pass over the shuffled training set; returns (mean batch loss, last step)."""
-    total, count = 0.0, 0
+    """One pass over the shuffled training set (on the data's device; the order comes from the
+    CPU generator ``gen``, so it is the same on every device); returns (mean batch loss, last
+    step)."""
+    device = data.x_train.device
+    # summed on the device in float64 (no host sync per step), as the float sum it replaces
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
     for idx in torch.randperm(len(data.y_train), generator=gen).split(batch_size):
+        idx = idx.to(device)
         xb, yb = data.x_train[idx], data.y_train[idx]
         opt.zero_grad()
         batch_loss = loss_of(model(xb), yb)
         batch_loss.backward()
         opt.step()
         step += 1
-        total += float(batch_loss.detach()) * len(idx)
+        total += batch_loss.detach().double() * len(idx)
         count += len(idx)
         if rigl_callback is not None:
             rigl_callback.on_step_end(model, step, lambda m: loss_of(m(xb), yb), opt)
-    return total / count, step
+    return float(total) / count, step
 
 
 def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
@@ -119,7 +152,8 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
           weight_decay: float = 0.0, loss: str = "cross_entropy", seed: int = 0,
           set_callback=None, rigl_callback=None,
           record: Callable[[nn.Module, int], dict] | None = None,
-          eval_train: bool = True, kernel: str = "auto", progress: bool = True) -> list[dict]:
+          eval_train: bool = True, kernel: str = "auto", progress: bool = True,
+          device: str | torch.device | None = None) -> list[dict]:
     """Train ``model`` on ``data`` with minibatch SGD/Adam; returns one history row per epoch.
 
     Args:
@@ -137,6 +171,18 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
             most 20% of their weights run on CSR kernels, :func:`graphsparse.masks.csr_linear`)
             or ``"auto"`` (``"csr"`` on CPU, ``"dense"`` on other devices). The two agree up to
             float rounding; each is deterministic.
+        progress: show a tqdm progress bar over epochs.
+        device: move ``model`` there first, in place (``"auto"``, ``"cpu"``, ``"cuda"``,
+            ``"cuda:N"`` or a ``torch.device``, see :func:`graphsparse.devices.resolve_device`);
+            None keeps the model's current device. Training runs on the model's device: the
+            dataset is copied there once (``data`` is not modified), masks and their
+            parametrizations move with the model, and the SET/RigL callbacks follow the
+            weights' device. The minibatch order comes from a CPU generator, so it does not
+            depend on the device.
+
+    Raises:
+        ValueError: an argument out of range (named), or a ``device`` that is not available
+            (the message lists the available ones).
 
     Each row: ``epoch``, ``loss`` (mean train loss), ``train_acc``, ``test_acc``, ``seconds``,
     plus what ``record`` returns. Masked entries stay exactly zero throughout.
@@ -145,6 +191,9 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 0.01,
     check_float(lr, "lr", low=0.0, open_low=True)
     check_int(batch_size, "batch_size", low=1)
     check_choice(loss, "loss", _LOSSES)
+    if device is not None:
+        model.to(resolve_device(device))
+    data = dataset_to(data, model_device(model))
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
     opt = _optimizer(model, optimizer, lr, momentum, weight_decay, on_cpu)
     loss_of = _loss_function(loss)

@@ -1,7 +1,8 @@
 """Behaviour pin: the golden sweep (tests/gnn/golden/make_golden.py) gives the committed rows
 and config, every field but the timing ones equal to the bit (JSON floats round-trip exactly).
 The config is compared by the sweep's own rule: a key the stored config lacks (added later
-with a default, e.g. ``method_options``) equals its default."""
+with a default, e.g. ``method_options``) equals its default; so is a row field added later
+(``rows.ROW_DEFAULTS``, e.g. ``device``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from graphsparse.gnn.experiment.sweep import (
     read_rows,
     row_key,
 )
+from graphsparse.gnn.experiment.rows import with_defaults
 from tests.gnn.golden.make_golden import GOLDEN_DIR, run_golden_sweep
 
 
 def _untimed(rows):
-    return {row_key(r): {k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in rows}
+    return {row_key(r): {k: v for k, v in with_defaults(r).items() if k not in TIMING_FIELDS}
+            for r in rows}
 
 
 def test_golden_sweep_rows_and_config_unchanged(tmp_path):

@@ -320,6 +320,16 @@ def test_cli_run_and_report(tmp_path, capsys):
     (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--graph-sparsity", "0.5"],
      "give either levels"),
     (["--dataset", "cora", "--method", "teddy", "--levels", "1"], "DatasetNotFoundError"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--batch-size", "0",
+      "--num-neighbors", "5,5"], "batch_size must be"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--batch-size", "32",
+      "--num-neighbors", "5"], "num_neighbors has 1 fan-outs but the model has num_layers=2"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--batch-size", "32"],
+     "needs both batch_size and num_neighbors"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--device", "cuda:7"],
+     "available: cpu"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--device", "tpu"],
+     "device must be one of auto, cpu, cuda"),
 ])
 def test_cli_bad_input(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.setenv("GRAPHSPARSE_OFFLINE", "1")
@@ -329,6 +339,15 @@ def test_cli_bad_input(tmp_path, monkeypatch, capsys, args, message):
               "--epochs", "2", "--hidden", "8", "--no-progress"])
     assert message in str(err.value)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fanouts", ["5,-2", "a,b", ""])
+def test_cli_fanouts_that_do_not_parse(tmp_path, capsys, fanouts):
+    with pytest.raises(SystemExit):
+        main(["glt", "run", "--dataset", "sbm", "--method", "teddy", "--levels", "1",
+              "--batch-size", "8", "--num-neighbors", fanouts, "--out", str(tmp_path / "o")])
+    assert "--num-neighbors must be" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("levels", ["1-x", "0-3", "5-2", ""])

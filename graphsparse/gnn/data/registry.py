@@ -99,6 +99,8 @@ def load_dataset(
     split_seed: int = 0,
     split_index: int | None = None,
     feature_layout: FeatureLayout = "auto",
+    sbm_nodes: int | None = None,
+    sbm_degree: float | None = None,
 ) -> LoadedDataset:
     """Load a graph dataset by name from a data root (downloading only where allowed).
 
@@ -117,15 +119,25 @@ def load_dataset(
             heterophilous sets (0-9, default 0). Passing it for any other dataset is an error.
         feature_layout: ``"auto"`` (sparse CSR for bag-of-words features, otherwise as loaded),
             ``"dense"`` or ``"sparse"`` (CSR; node/link tasks with float features only).
+        sbm_nodes: ``"sbm"`` only: number of nodes (int >= 2); default 1000.
+        sbm_degree: ``"sbm"`` only: expected average degree, undirected neighbours per node
+            (float in ``(0, sbm_nodes - 1)``, small enough that ``p_in <= 1``: at most about
+            ``0.325 * sbm_nodes`` with 4 classes; ``edge_index`` then holds about
+            ``sbm_nodes * sbm_degree`` entries); default 9.72, the default graph's. The
+            homophily ratio ``p_in / p_out = 10`` and the 4 classes are kept (see
+            :func:`~graphsparse.gnn.data.synthetic.sbm_probabilities`). Any other size than the
+            default is recorded in the result's name, e.g. ``"sbm(nodes=2000000,degree=20)"``;
+            2 million nodes at degree 20 build in seconds.
 
     Returns:
         A :class:`LoadedDataset`.
 
     Raises:
         ValueError: unknown name (the message lists the valid names), a bad ``split_seed``,
-            ``split_index`` or ``feature_layout``.
-        TypeError: a ``name`` that is not a str, a ``split_seed`` or ``split_index`` that is
-            not an int.
+            ``split_index``, ``feature_layout``, ``sbm_nodes`` or ``sbm_degree``, or
+            ``sbm_nodes``/``sbm_degree`` given for a dataset other than ``"sbm"``.
+        TypeError: a ``name`` that is not a str, a ``split_seed``, ``split_index`` or
+            ``sbm_nodes`` that is not an int, an ``sbm_degree`` that is not a number.
         DatasetNotFoundError: raw files missing and downloads not allowed, or an OGB folder
             without its ``RELEASE_v*.txt``.
 
@@ -136,6 +148,9 @@ def load_dataset(
         >>> cora = load_dataset("cora")  # doctest: +SKIP
         >>> cora.data.x.layout, cora.num_classes, cora.split_name  # doctest: +SKIP
         (torch.sparse_csr, 7, 'planetoid-public')
+        >>> big = load_dataset("sbm", sbm_nodes=20_000, sbm_degree=12)
+        >>> big.name, big.data.num_nodes
+        ('sbm(nodes=20000,degree=12)', 20000)
     """
     key = _canonical_name(name)
     check_int(split_seed, "split_seed", low=0)
@@ -149,8 +164,12 @@ def load_dataset(
             f"split_index applies only to datasets with provided splits ({', '.join(provided)}); "
             f"{key!r} has a {'random' if split_kind == 'random' else 'single official'} split"
         )
+    for arg, value in (("sbm_nodes", sbm_nodes), ("sbm_degree", sbm_degree)):
+        if value is not None and key != SBM:
+            raise ValueError(f"{arg} applies only to the 'sbm' dataset, got {arg}={value!r} for "
+                             f"{key!r}")
     if key == SBM:
-        return load_sbm(split_seed, feature_layout)
+        return load_sbm(split_seed, feature_layout, nodes=sbm_nodes, degree=sbm_degree)
     spec = _SPECS[key]
     data_root = paths.data_root() if root is None else Path(root).expanduser().absolute()
     if spec.family in ("ogbn", "ogbl", "ogbg"):

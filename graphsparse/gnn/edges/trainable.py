@@ -67,6 +67,13 @@ class TrainableEdgeMask(nn.Module):
         m = self.values * self.kept
         return m if self.edge_to_pair is None else m[self.edge_to_pair]
 
+    def gather(self, edge_ids: Tensor) -> Tensor:
+        """The soft mask at directed edges ``edge_ids`` only, ``FloatTensor [len(edge_ids)]``:
+        ``forward()[edge_ids]`` without building the whole ``[E]`` mask (a mini-batch's
+        ``e_id``); gradient reaches ``values`` exactly at those edges' units."""
+        units = edge_ids if self.edge_to_pair is None else self.edge_to_pair[edge_ids]
+        return self.values[units] * self.kept[units]
+
     def kept_edges(self) -> Tensor:
         """The binary mask over directed edges, ``BoolTensor [E]`` (for mode ``"remove"``)."""
         return self.kept if self.edge_to_pair is None else self.kept[self.edge_to_pair]

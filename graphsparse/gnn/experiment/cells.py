@@ -28,7 +28,7 @@ from graphsparse.gnn.experiment.rows import make_row, row_key
 from graphsparse.gnn.experiment.targets import DENSE_POINT, TargetPoint, Targets
 from graphsparse.gnn.methods import DENSE, LevelResult, TrainConfig, get_method
 from graphsparse.gnn.models import build_model
-from graphsparse.gnn.train import EpochRecord
+from graphsparse.gnn.train import EpochRecord, MiniBatch, distributed
 
 __all__ = ["Cell", "CellContext", "plan_cells", "run_cell"]
 
@@ -79,6 +79,7 @@ class CellContext:
         method_options: ``{method: {option: value}}``.
         checkpoint_dir: the sweep's ``checkpoints/`` folder (None: nothing kept).
         on_epoch: called as ``on_epoch(cell, record)`` after every epoch (progress).
+        device: where every run trains; minibatch: mini-batch settings (None: full batch).
     """
 
     dataset: Any
@@ -91,6 +92,8 @@ class CellContext:
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoint_dir: Path | None = None
     on_epoch: Callable[[Cell, EpochRecord], None] | None = None
+    device: torch.device = torch.device("cpu")
+    minibatch: MiniBatch | None = None
 
     def initial_model(self, seed: int) -> nn.Module:
         """The seed's θ₀: ``torch.manual_seed(seed)``, then ``build_model``."""
@@ -117,15 +120,23 @@ def run_cell(cell: Cell, context: CellContext,
     rows: list[dict[str, Any]] = []
 
     def on_level(level: LevelResult) -> None:
+        result = level.result
+        distributed.check_agreement(
+            [t for t in (result.edge_mask, *result.weight_masks.values()) if t is not None],
+            f"the masks of {cell.method} seed {cell.seed} at {level.point.identity()}")
+        if not distributed.is_writer():
+            return
         rows.append(make_row(context.row_identity(cell, level.point), level,
-                             dataset=context.dataset, graph=context.graph, template=template))
+                             dataset=context.dataset, graph=context.graph, template=template,
+                             device=str(context.device)))
         if on_row is not None:
             on_row(rows[-1])
 
     on_epoch = None if context.on_epoch is None else \
         (lambda record: context.on_epoch(cell, record))
     method.search(template, context.dataset, cell.targets, scope=context.weight_scope,
-                  train_config=TrainConfig(seed=cell.seed, **context.train),
+                  train_config=TrainConfig(seed=cell.seed, device=context.device,
+                                           minibatch=context.minibatch, **context.train),
                   method_options=context.method_options.get(cell.method), on_level=on_level,
                   on_epoch=on_epoch, checkpoint_dir=context.checkpoint_dir)
     return rows

@@ -18,7 +18,10 @@ propagated by sparse products wherever no soft edge mask was attached,
 :func:`graphsparse.gnn.train.spmm_propagation`; rows without the key predate that path and used
 per-edge messages, equal up to float rounding), ``isolated_nodes`` (nodes without a kept
 non-loop edge; node tasks, else None), ``homophily`` (edge homophily of the kept non-loop edges;
-node tasks, else None).
+node tasks, else None), ``device`` (where the ticket was trained, e.g. ``"cpu"``,
+``"cuda:0"``; not part of the sweep's identity), ``evaluation`` (``"full-batch"``, or for
+mini-batch training ``"full-graph"`` or ``"sampled"``: how validation/test outputs were
+computed). A row without a key added later holds its :data:`ROW_DEFAULTS` value.
 """
 
 from __future__ import annotations
@@ -32,13 +35,23 @@ from graphsparse.gnn.edges import MaskGraph
 from graphsparse.gnn.methods import LevelResult
 from graphsparse.gnn.train import measure_inference, spmm_propagation
 
-__all__ = ["KEY_FIELDS", "TIMING_FIELDS", "graph_stats", "make_row", "row_key"]
+__all__ = ["KEY_FIELDS", "ROW_DEFAULTS", "TIMING_FIELDS", "graph_stats", "make_row",
+           "row_key", "with_defaults"]
 
 #: Fields that legitimately differ between an interrupted and an uninterrupted sweep.
 TIMING_FIELDS = ("search_seconds", "inference_seconds")
 #: The fields that identify a row within a sweep folder.
 KEY_FIELDS = ("method", "p_graph", "p_weight", "level", "rounds", "graph_target",
               "weight_target", "seed")
+
+
+#: The value of every row field added after the first sweeps were stored.
+ROW_DEFAULTS: dict[str, Any] = {"device": "cpu", "evaluation": "full-batch"}
+
+
+def with_defaults(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with every field of :data:`ROW_DEFAULTS` it lacks set to its default."""
+    return {**ROW_DEFAULTS, **row}
 
 
 def row_key(row: dict[str, Any]) -> tuple:
@@ -72,7 +85,7 @@ def graph_stats(dataset: Any, graph: MaskGraph, edge_mask: Tensor | None) -> dic
 
 
 def make_row(identity: dict[str, Any], level: LevelResult, *, dataset: Any, graph: MaskGraph,
-             template: nn.Module) -> dict[str, Any]:
+             template: nn.Module, device: str = "cpu") -> dict[str, Any]:
     """The row of one ticket: ``identity`` (dataset, split, model, method, point, seed) plus
     the method's counts and metrics and the ticket's inference time and graph statistics."""
     result = level.result
@@ -86,4 +99,5 @@ def make_row(identity: dict[str, Any], level: LevelResult, *, dataset: Any, grap
             "test": train.test, "best_epoch": train.best_epoch,
             "search_epochs": result.search_epochs, "search_seconds": result.search_seconds,
             "inference_seconds": inference, "spmm": spmm_propagation(template),
-            **graph_stats(dataset, graph, result.edge_mask)}
+            **graph_stats(dataset, graph, result.edge_mask), "device": device,
+            "evaluation": train.evaluation}

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from graphsparse.checks import check_int, check_int_list, check_known
+from graphsparse.devices import resolve_device
 from graphsparse.fileio import append_jsonl, atomic_write, read_jsonl
 from graphsparse.gnn.data import LoadedDataset, load_dataset
 from graphsparse.gnn.edges import mask_graph
@@ -48,6 +49,7 @@ from graphsparse.gnn.experiment.rows import TIMING_FIELDS, row_key
 from graphsparse.gnn.experiment.targets import Targets
 from graphsparse.gnn.methods import DEFAULT_SCOPES, METHODS, check_scope, get_method
 from graphsparse.gnn.models import MODEL_NAMES, build_model
+from graphsparse.gnn.train import MiniBatch, distributed
 
 __all__ = ["CONFIG_DEFAULTS", "CONFIG_FILE", "ConfigMismatchError", "RESULTS_FILE",
            "TIMING_FIELDS", "config_differences", "read_rows", "row_key", "run_sweep"]
@@ -57,7 +59,7 @@ RESULTS_FILE = "results.jsonl"
 CHECKPOINTS = "checkpoints"
 #: The value of every config key added after the first sweeps were stored: a stored config
 #: without the key was run with this value.
-CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}}
+CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}, "minibatch": None, "world_size": 1}
 
 
 class ConfigMismatchError(ValueError):
@@ -129,9 +131,12 @@ def _check_methods(methods: Sequence[str],
 def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, Any],
                  hidden: int, num_layers: int, train: dict[str, Any],
                  weight_scope: str | None,
-                 method_options: dict[str, dict[str, Any]]) -> dict[str, Any]:
+                 method_options: dict[str, dict[str, Any]],
+                 minibatch: MiniBatch | None = None) -> dict[str, Any]:
     """The ``config.json`` of a sweep: every setting its rows share (the model's config is
-    read from the architecture built on the meta device: no memory, no weights)."""
+    read from the architecture built on the meta device: no memory, no weights), including
+    the mini-batch settings and the number of training processes (a sized synthetic graph
+    carries its size in its name); the device is not part of it."""
     with torch.device("meta"):
         model_config = build_model(model, dataset.num_features, dataset.num_classes,
                                    task=dataset.task, **model_kwargs).config
@@ -143,7 +148,9 @@ def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, 
             "lr": float(train["lr"]), "weight_decay": float(train["weight_decay"]),
             "weight_scope": weight_scope if weight_scope is not None
             else "per-method default " + json.dumps(DEFAULT_SCOPES, sort_keys=True),
-            "method_options": method_options}
+            "method_options": method_options,
+            "minibatch": None if minibatch is None else minibatch.config(),
+            "world_size": distributed.world_size()}
 
 
 def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.PathLike | None
@@ -157,7 +164,10 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
               model_options: dict[str, Any] | None = None,
               method_options: dict[str, dict[str, Any]] | None = None, dense: bool = True,
               progress: bool = True,
-              on_row: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+              on_row: Callable[[dict[str, Any]], None] | None = None,
+              device: str | torch.device | None = "auto", batch_size: int | None = None,
+              num_neighbors: Sequence[int] | None = None, evaluation: str = "auto",
+              dataset_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Run (or resume) a sweep in ``out_dir`` (see the module documentation).
 
     Args:
@@ -181,6 +191,17 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         dense: also record the dense baseline (level 0) per seed.
         progress: show a bar over the rows with the running cell's epoch.
         on_row: called with each row after it is appended (e.g. to stop a sweep early).
+        device: where every run trains: ``"auto"`` (CUDA when available), ``"cpu"``,
+            ``"cuda"``, ``"cuda:N"`` (:func:`graphsparse.devices.resolve_device`); under
+            torchrun with CUDA each rank uses ``cuda:LOCAL_RANK``. Recorded in each row, not in
+            the config.
+        batch_size, num_neighbors: mini-batch training with neighbour sampling (give both;
+            one fan-out per layer, ``-1`` = all): seed nodes (node tasks) or positive edges
+            (link tasks) per step. Required under torchrun (each rank trains its shard).
+        evaluation: mini-batch evaluation, ``"auto"``, ``"full-graph"`` or ``"sampled"``
+            (:mod:`graphsparse.gnn.train.minibatch`).
+        dataset_options: further :func:`~graphsparse.gnn.data.load_dataset` options (e.g.
+            ``{"sbm_nodes": 2_000_000, "sbm_degree": 20}``), recorded in the config.
 
     Returns:
         Every row of ``results.jsonl`` after the sweep, in file order.
@@ -201,7 +222,9 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
                                      weight_sparsity=weight_sparsity, rounds=rounds)
     for name, value in (("epochs", epochs), ("hidden", hidden), ("num_layers", num_layers)):
         check_int(value, name, low=1)
-    loaded = load_dataset(dataset, data_root, split_seed=split_seed)
+    minibatch = _minibatch(batch_size, num_neighbors, evaluation, num_layers)
+    device = _device(device)
+    loaded = load_dataset(dataset, data_root, split_seed=split_seed, **(dataset_options or {}))
     model_kwargs = {"hidden": hidden, "num_layers": num_layers, **(model_options or {})}
     if loaded.num_features == 0 and "num_nodes" not in model_kwargs:
         # a featureless graph (ogbl-ddi) learns one input embedding per node
@@ -209,17 +232,51 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
     train = {"epochs": epochs, "lr": lr, "weight_decay": weight_decay}
     config = sweep_config(loaded, model=model, model_kwargs=model_kwargs, hidden=hidden,
                           num_layers=num_layers, train=train, weight_scope=weight_scope,
-                          method_options=method_options or {})
+                          method_options=method_options or {}, minibatch=minibatch)
     out_dir = Path(out_dir)
-    _check_config(out_dir, config)
+    if distributed.is_writer():
+        _check_config(out_dir, config)
+    distributed.barrier()
     context = CellContext(
         dataset=loaded, graph=mask_graph(loaded),
         identity={"dataset": config["dataset"], "split_seed": config["split_seed"],
                   "model": model},
         model_name=model, model_kwargs=model_kwargs, weight_scope=weight_scope, train=train,
-        method_options=method_options or {}, checkpoint_dir=out_dir / CHECKPOINTS)
-    _run_cells(out_dir, plan_cells(methods, targets, seeds, dense), context, progress, on_row)
+        method_options=method_options or {}, checkpoint_dir=out_dir / CHECKPOINTS,
+        device=device, minibatch=minibatch)
+    _run_cells(out_dir, plan_cells(methods, targets, seeds, dense), context,
+               progress and distributed.is_writer(), on_row)
     return read_rows(out_dir)
+
+
+def _minibatch(batch_size: int | None, num_neighbors: Sequence[int] | None, evaluation: str,
+               num_layers: int) -> MiniBatch | None:
+    """The sweep's mini-batch settings (None: full batch), checked against the depth."""
+    if batch_size is None and num_neighbors is None:
+        if distributed.environment_world_size() > 1:
+            raise ValueError("multi-process training (torchrun) trains mini-batches: give "
+                             "batch_size and num_neighbors (--batch-size, --num-neighbors)")
+        return None
+    if batch_size is None or num_neighbors is None:
+        raise ValueError("mini-batch training needs both batch_size and num_neighbors "
+                         "(--batch-size B --num-neighbors 15,10)")
+    minibatch = MiniBatch(batch_size, tuple(num_neighbors), evaluation)
+    if len(minibatch.num_neighbors) != num_layers:
+        raise ValueError(f"num_neighbors has {len(minibatch.num_neighbors)} fan-outs but the "
+                         f"model has num_layers={num_layers} message-passing layers; give one "
+                         "fan-out per layer")
+    return minibatch
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    """The sweep's device; under torchrun with CUDA, this rank's ``cuda:LOCAL_RANK``; joins
+    the process group torchrun describes."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and distributed.environment_world_size() > 1:
+        resolved = resolve_device(f"cuda:{os.environ.get('LOCAL_RANK', '0')}")
+        torch.cuda.set_device(resolved)
+    distributed.init_from_environment(resolved)
+    return resolved
 
 
 def _run_cells(out_dir: Path, cells: list[Cell], context: CellContext, progress: bool,
@@ -227,12 +284,13 @@ def _run_cells(out_dir: Path, cells: list[Cell], context: CellContext, progress:
     """Run the cells in order in this process; append each new row once."""
     from tqdm.auto import tqdm
 
-    done = {row_key(row) for row in read_rows(out_dir)}
+    done = distributed.from_writer(
+        {row_key(row) for row in read_rows(out_dir)} if distributed.is_writer() else None)
     planned = [key for cell in cells for key in context.row_keys(cell)]
     bar = tqdm(total=len(planned), initial=sum(key in done for key in planned),
                desc=f"glt {context.identity['dataset']}", unit="row", disable=not progress)
 
-    def write(row: dict[str, Any]) -> None:
+    def write(row: dict[str, Any]) -> None:  # rows reach here on the writer (rank 0) only
         if row_key(row) in done:
             return
         append_jsonl(out_dir / RESULTS_FILE, row)

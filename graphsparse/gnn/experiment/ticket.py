@@ -50,7 +50,7 @@ from graphsparse.gnn.edges import mask_graph
 from graphsparse.gnn.experiment.targets import Targets
 from graphsparse.gnn.methods import ITERATIVE, TrainConfig, get_method, initial_state
 from graphsparse.gnn.models import model_from_config
-from graphsparse.gnn.train import TrainResult, train_model
+from graphsparse.gnn.train import MiniBatch, TrainResult, train_model
 from graphsparse.masks import CorruptFileError, attach, load_file, masks_of, save_file
 
 __all__ = ["TICKET_VERSION", "Ticket", "as_dataset", "find_ticket", "load_ticket"]
@@ -227,6 +227,7 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
                 p_weight: float | None = None, rounds: int | None = None,
                 weight_scope: str | None = None, epochs: int = 200, lr: float = 0.01,
                 weight_decay: float = 5e-4, seed: int = 0, progress: bool = False,
+                device: Any = None, minibatch: MiniBatch | None = None,
                 **options: Any) -> Ticket:
     """Find a graph lottery ticket of ``model`` on ``data`` with ``method``.
 
@@ -246,6 +247,10 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
         epochs: epochs of each training run of the method.
         lr, weight_decay, seed: Adam and the seed of every run.
         progress: show progress bars.
+        device: where every run trains (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``;
+            None: the model's device).
+        minibatch: a :class:`~graphsparse.gnn.train.MiniBatch` to train every run on sampled
+            neighbourhoods (node and link tasks); None: full batch.
         **options: method options, e.g. UGS ``s1``, ``s2``, ``mode``, ``retrain_epochs``,
             ``on_round``; TEDDY ``lamb``, ``teacher``; IMP/magnitude ``edge_score``.
 
@@ -274,13 +279,15 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     initial_state(model)  # rejects a model that already carries masks, before any training
     [found] = chosen.search(model, dataset, targets, scope=scope,
-                            train_config=TrainConfig(epochs, lr, weight_decay, seed, progress),
+                            train_config=TrainConfig(epochs, lr, weight_decay, seed, progress,
+                                                     device, minibatch),
                             method_options=options)
     result = found.result
     config = getattr(model, "config", None)
     method_config = {"method": method, **_schedule(targets, found.point, chosen.iterative),
                      "weight_scope": scope, "epochs": epochs, "lr": lr,
                      "weight_decay": weight_decay, "seed": seed,
+                     **({} if minibatch is None else {"minibatch": minibatch.config()}),
                      **{k: v for k, v in options.items()
                         if isinstance(v, (str, int, float, bool, type(None)))}}
     train = result.train

@@ -30,7 +30,7 @@ from torch.nn.utils import parametrize
 
 from graphsparse.gnn.accounting import WEIGHT_SCOPES, count_weight_sparsity
 from graphsparse.gnn.edges import TiedEdges, count_graph_sparsity, mask_graph, tie_directions
-from graphsparse.gnn.train import EpochRecord, TrainHooks, TrainResult, train_model
+from graphsparse.gnn.train import EpochRecord, TrainHooks, TrainResult, distributed, train_model
 from graphsparse.gnn.train.hooks import as_hooks
 from graphsparse.masks import (
     attach,
@@ -276,6 +276,7 @@ def read_checkpoint(path: Any, kind: str, label: str, options: dict[str, Any],
     this search: same θ₀, same options, the same targets for its completed rounds, the same
     number of edge units. ``ValueError`` naming ``label`` otherwise."""
     state, _ = load_file(path, kind)
+    check_world_size(path, state)
     same_theta = state["theta0"].keys() == theta0.keys() and all(
         torch.equal(state["theta0"][k], v.cpu()) for k, v in theta0.items())
     done = state["done"]
@@ -289,6 +290,17 @@ def read_checkpoint(path: Any, kind: str, label: str, options: dict[str, Any],
                          "(other model weights, dataset or options); delete it or pass "
                          "another path")
     return state
+
+
+def check_world_size(path: Any, state: dict[str, Any]) -> None:
+    """``ValueError`` when the checkpoint ``state`` (read from ``path``) was written by another
+    number of training processes (mini-batch shards, hence the search, depend on it); files
+    without the field count as 1."""
+    stored, now = int(state.get("world_size", 1)), distributed.world_size()
+    if stored != now:
+        raise ValueError(f"checkpoint {str(path)!r} was written with world size {stored} but "
+                         f"this run has world size {now}; resume with {stored} processes or "
+                         "use another output directory")
 
 
 class RoundCheckpoint:
@@ -317,7 +329,8 @@ class RoundCheckpoint:
         raise NotImplementedError
 
     def resume(self, checkpoint: Any) -> None:
-        """Continue after the last completed round of ``checkpoint`` (if the file exists)."""
+        """Continue after the last completed round of ``checkpoint`` (if the file exists).
+        A checkpoint written under another number of training processes is refused."""
         if checkpoint is None or not Path(checkpoint).exists():
             return
         state = read_checkpoint(checkpoint, self.kind, self.label, self.options, self.theta0,
@@ -328,10 +341,10 @@ class RoundCheckpoint:
 
     def save(self, checkpoint: Any) -> None:
         """Write the state after the completed rounds atomically (if ``checkpoint``)."""
-        if checkpoint is None:
+        if checkpoint is None or not distributed.is_writer():
             return
         edge_kept, weight_masks = self.masks_state()
-        save_file(checkpoint, self.kind, {
+        save_file(checkpoint, self.kind, {"world_size": distributed.world_size(),
             "options": self.options, "theta0": {n: v.cpu() for n, v in self.theta0.items()},
             "done": self.done, "rounds": self.rounds, "epochs_run": self.epochs_run,
             "edge_kept": edge_kept, "weight_masks": weight_masks, **self.extra_state()})

@@ -18,6 +18,7 @@ A method object is also callable as the plain function it wraps, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from torch import nn
 from graphsparse.checks import check_choice
 from graphsparse.gnn.accounting import WEIGHT_SCOPES
 from graphsparse.gnn.methods._common import SearchResult
-from graphsparse.gnn.train import EpochRecord
+from graphsparse.gnn.train import EpochRecord, MiniBatch, training_settings
 
 __all__ = ["IterativeMethod", "LevelResult", "Method", "OneShotMethod", "TrainConfig"]
 
@@ -41,18 +42,29 @@ SHARED_ARGUMENTS = frozenset({"model", "dataset", "graph_targets", "weight_targe
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The settings of every training run of a search (Adam; ``seed`` seeds each run)."""
+    """The settings of every training run of a search (Adam; ``seed`` seeds each run).
+
+    ``device`` and ``minibatch`` (a :class:`~graphsparse.gnn.train.minibatch.MiniBatch`, None
+    for full batch) reach every training run of the search through
+    :func:`~graphsparse.gnn.train.training_settings`.
+    """
 
     epochs: int = 200
     lr: float = 0.01
     weight_decay: float = 5e-4
     seed: int = 0
     progress: bool = False
+    device: Any = None
+    minibatch: MiniBatch | None = None
 
     def kwargs(self) -> dict[str, Any]:
         """As keyword arguments of the method functions."""
         return {"epochs": self.epochs, "lr": self.lr, "weight_decay": self.weight_decay,
                 "seed": self.seed, "progress": self.progress}
+
+    def settings(self) -> contextlib.AbstractContextManager:
+        """The block in which every training run uses this config's device and mini-batches."""
+        return training_settings(device=self.device, minibatch=self.minibatch)
 
 
 @dataclass
@@ -141,8 +153,9 @@ class Method:
         results: list[LevelResult] = []
         for point in targets.points(iterative=False):
             graph, weight = targets.point_schedule(point, iterative=False)
-            result = self.run_point(model, dataset, graph, weight, self.scope(scope),
-                                    train_config, options, on_epoch, checkpoint_dir)
+            with train_config.settings():
+                result = self.run_point(model, dataset, graph, weight, self.scope(scope),
+                                        train_config, options, on_epoch, checkpoint_dir)
             results.append(LevelResult(point, result))
             if on_level is not None:
                 on_level(results[-1])
@@ -191,8 +204,9 @@ class IterativeMethod(Method):
             Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
             checkpoint = Path(checkpoint_dir) / (f"{self.name}-{targets.tag()}-seed"
                                                  f"{train_config.seed}.pt")
-        self.function(model, dataset, graph_targets=graph, weight_targets=weight,
-                      weight_scope=self.scope(scope), on_epoch=on_epoch,
-                      report_rounds=sorted(points), on_ticket=on_ticket, checkpoint=checkpoint,
-                      **train_config.kwargs(), **options)
+        with train_config.settings():
+            self.function(model, dataset, graph_targets=graph, weight_targets=weight,
+                          weight_scope=self.scope(scope), on_epoch=on_epoch,
+                          report_rounds=sorted(points), on_ticket=on_ticket,
+                          checkpoint=checkpoint, **train_config.kwargs(), **options)
         return results

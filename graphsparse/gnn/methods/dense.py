@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from graphsparse.gnn.edges import count_graph_sparsity, mask_graph
 from graphsparse.gnn.methods._common import SearchResult, epoch_hooks, initial_state
 from graphsparse.gnn.methods.base import LevelResult, Method, OnEpoch, OnLevel, TrainConfig
-from graphsparse.gnn.train import EpochRecord, TrainResult, train_model
+from graphsparse.gnn.train import EpochRecord, TrainResult, distributed, train_model
 from graphsparse.masks import load_file, named_tensors, save_file
 
 __all__ = ["DENSE", "DenseMethod", "state_digest", "train_dense"]
@@ -49,7 +49,19 @@ def _cache_key(model: nn.Module, dataset: Any, train_config: TrainConfig) -> dic
             "dataset": [described[k] for k in ("name", "task", "split_name", "split_seed",
                                                  "split_index", "num_features", "num_classes")],
             "train": [train_config.epochs, train_config.lr, train_config.weight_decay,
-                      train_config.seed]}
+                      train_config.seed],
+            **_batching_key(train_config)}
+
+
+def _batching_key(train_config: TrainConfig) -> dict[str, Any]:
+    """Mini-batch settings and world size (absent for single-process full batch, so caches
+    written before mini-batch training existed stay valid)."""
+    key: dict[str, Any] = {}
+    if train_config.minibatch is not None:
+        key["minibatch"] = train_config.minibatch.config()
+    if distributed.world_size() > 1:
+        key["world_size"] = distributed.world_size()
+    return key
 
 
 def _result_from_dict(record: dict[str, Any]) -> TrainResult:
@@ -77,9 +89,10 @@ def train_dense(model: nn.Module, dataset: Any, train_config: TrainConfig, *,
         if payload["key"] == key:
             trained.load_state_dict(payload["state"])
             return trained, _result_from_dict(payload["result"])
-    result = train_model(trained, dataset, hooks=epoch_hooks(on_epoch), desc="dense",
-                         **train_config.kwargs())
-    if path is not None:
+    with train_config.settings():
+        result = train_model(trained, dataset, hooks=epoch_hooks(on_epoch), desc="dense",
+                             **train_config.kwargs())
+    if path is not None and distributed.is_writer():
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().clone() for k, v in trained.state_dict().items()}
         save_file(path, _KIND, {"key": key, "state": state, "result": result.to_dict()})

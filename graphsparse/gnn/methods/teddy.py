@@ -68,7 +68,14 @@ from graphsparse.gnn.methods._common import (
 )
 from graphsparse.gnn.methods.base import OneShotMethod, TrainConfig
 from graphsparse.gnn.methods.dense import train_dense
-from graphsparse.gnn.train import EpochRecord, StepContext, TrainHooks, predict, train_model
+from graphsparse.gnn.train import (
+    EpochRecord,
+    StepContext,
+    TrainHooks,
+    distributed,
+    predict,
+    train_model,
+)
 from graphsparse.masks import attach, kept_count, named_tensors
 
 __all__ = ["Distillation", "GraphTeacher", "L0Projection", "LinkTeacher", "binary_kl",
@@ -199,11 +206,14 @@ class Distillation(TrainHooks):
         return self.lamb * dist
 
     def _node(self, ctx: StepContext) -> Tensor:
-        """Σ over nodes of the softmax KL, divided by ``N``."""
-        if tuple(ctx.out.shape) != tuple(self.target.shape):
-            raise ValueError(f"teacher logits have shape {tuple(self.target.shape)} but the "
+        """Σ over nodes of the softmax KL, divided by ``N`` (a mini-batch: over its seed nodes
+        ``ctx.inputs["seeds"]``, divided by their number)."""
+        seeds = ctx.inputs.get("seeds")
+        target = self.target if seeds is None else self.target[seeds.to(self.target.device)]
+        if tuple(ctx.out.shape) != tuple(target.shape):
+            raise ValueError(f"teacher logits have shape {tuple(target.shape)} but the "
                              f"student's are {tuple(ctx.out.shape)}")
-        target = self.target.to(ctx.out.device)
+        target = target.to(ctx.out.device)
         kl = F.kl_div(F.log_softmax(ctx.out, dim=-1), target, reduction="sum")
         return kl / ctx.out.size(0)
 
@@ -277,6 +287,7 @@ def make_teacher(trained: nn.Module, dataset: Any) -> Tensor | LinkTeacher | Gra
     tasks, a :class:`GraphTeacher` (outputs ``[G, T]`` of every graph)."""
     _check_task(dataset)
     outputs = predict(trained, dataset)
+    distributed.check_agreement([outputs], "TEDDY's teacher outputs")
     if dataset.task == "graph":
         return GraphTeacher(outputs, dataset.target)
     return outputs if dataset.task == "node" else LinkTeacher(trained, outputs)

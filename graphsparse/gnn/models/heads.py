@@ -21,9 +21,10 @@ class LinkModel(nn.Module):
 
     ``forward(x, edge_index)`` returns node embeddings ``[N, hidden]`` computed on the
     message-passing graph ``edge_index``; for a featureless model (built with ``num_nodes``)
-    ``x`` must be None and the learnable embedding table ``embedding.weight`` (``[num_nodes,
-    hidden]``) is the input. ``decode(h, pairs)`` scores node pairs ``pairs`` (``[2, P]``
-    int64) and returns logits ``[P]``: ``"dot"``: ``h_u · h_v``; ``"mlp"``: the Hadamard product
+    ``x`` is None and the learnable embedding table ``embedding.weight`` (``[num_nodes,
+    hidden]``) is the input, or a sampled mini-batch's global node ids ``n_id`` (int64 ``[n]``,
+    the input is then their rows of the table). ``decode(h, pairs)`` scores node pairs
+    ``pairs`` (``[2, P]`` int64) and returns logits ``[P]``: ``"dot"``: ``h_u · h_v``; ``"mlp"``: the Hadamard product
     ``h_u ⊙ h_v`` through ``decoder_layers`` linear maps with ReLU and dropout between.
 
     Example:
@@ -51,10 +52,13 @@ class LinkModel(nn.Module):
 
     def forward(self, x: Tensor | None, edge_index: Tensor) -> Tensor:
         if self.embedding is not None:
-            if x is not None:
+            if x is None:
+                x = self.embedding.weight
+            elif x.dim() == 1 and not x.is_floating_point():  # a mini-batch's n_id
+                x = self.embedding(x)
+            else:
                 raise ValueError("this LinkModel learns one embedding per node (built with "
-                                 "num_nodes); pass x=None")
-            x = self.embedding.weight
+                                 "num_nodes); pass x=None (all nodes) or the batch's node ids")
         elif x is None:
             raise ValueError("x is None but the model was built for node features "
                              f"(in_dim={self.encoder.in_dim}); build it with in_dim=0 and "

@@ -66,6 +66,16 @@ The optimiser is Adam over three named parameter groups (``"model"``, ``"edge_ma
 ``"hooks"``) with the same ``lr`` and ``weight_decay`` — as in UGS, whose masks are decayed like
 the weights; pass ``optimizer=`` to build another from the same groups.
 
+Mini-batches, devices and processes
+-----------------------------------
+``minibatch=MiniBatch(batch_size, num_neighbors)`` trains node and link tasks on sampled
+neighbourhoods through PyG's loaders, with edge masks acting on global edge ids
+(:mod:`~graphsparse.gnn.train.minibatch`). ``device=`` moves the model (and with it the task's
+data and masks) to a device (:func:`graphsparse.devices.resolve_device`). Under ``torchrun``
+the model is wrapped in ``DistributedDataParallel`` and each rank trains on its shard of every
+epoch's seeds (:mod:`~graphsparse.gnn.train.distributed`). :func:`training_settings` sets the
+device and mini-batches for every training run in a block (a method's whole search).
+
 Selection, determinism and timing
 ---------------------------------
 The best epoch is the first with the highest validation metric (lowest for error metrics such
@@ -85,7 +95,9 @@ Modules
 * :mod:`~graphsparse.gnn.train.tasks` — node, link and graph tasks (data preparation, one epoch,
   evaluation, inference), negative sampling, :func:`spmm_propagation`;
 * :mod:`~graphsparse.gnn.train.loop` — :func:`train_model`, :func:`evaluate`, :func:`predict`;
-* :mod:`~graphsparse.gnn.train.inference` — :func:`measure_inference`.
+* :mod:`~graphsparse.gnn.train.inference` — :func:`measure_inference`;
+* :mod:`~graphsparse.gnn.train.minibatch` — :class:`MiniBatch`, mini-batch node and link tasks;
+* :mod:`~graphsparse.gnn.train.distributed` — process group, shards, rank agreement.
 
 Example:
     >>> import torch
@@ -101,11 +113,14 @@ Example:
 
 from graphsparse.gnn.train.hooks import EpochRecord, StepContext, TrainHooks, TrainResult
 from graphsparse.gnn.train.inference import measure_inference
-from graphsparse.gnn.train.loop import evaluate, predict, train_model
+from graphsparse.gnn.train import distributed
+from graphsparse.gnn.train.loop import evaluate, predict, train_model, training_settings
+from graphsparse.gnn.train.minibatch import MiniBatch
 from graphsparse.gnn.train.tasks import spmm_propagation
 
 __all__ = [
     "EpochRecord",
+    "MiniBatch",
     "StepContext",
     "TrainHooks",
     "TrainResult",
@@ -114,4 +129,6 @@ __all__ = [
     "predict",
     "spmm_propagation",
     "train_model",
+    "training_settings",
+    "distributed",
 ]

@@ -27,12 +27,17 @@ class StepContext:
         task: ``"node"``, ``"link"`` or ``"graph"``.
         epoch: 1-based epoch.
         step: 0-based step within the epoch (node tasks: always 0).
-        out: the outputs the loss was computed from. Node: logits ``[N, C]`` of **all** nodes;
+        out: the outputs the loss was computed from. Node: logits ``[N, C]`` of **all** nodes
+            (mini-batch: ``[B, C]`` of the batch's seed nodes);
             link: logits ``[2B]`` of the batch's positive then negative pairs; graph: logits
             ``[B, T]`` of the batch's graphs.
         target: node: labels of all nodes (``data.y``); link: ``[2B]`` 1/0; graph: ``[B, T]``.
         loss: the task loss (scalar, before extra terms).
         inputs: node: ``{"x", "edge_index", "index"}`` (``index``: training node ids);
+            mini-batch node: ``{"edge_index", "seeds", "n_id", "e_id"}`` (``seeds``: global
+            ids of the batch's seed nodes; ``n_id``/``e_id``: global ids of the sampled nodes
+            and edges); mini-batch link: ``{"edge_index", "pairs", "n_id", "e_id",
+            "embeddings"}`` (``pairs`` in global node ids);
             link: ``{"x", "edge_index", "pairs" [2, 2B], "embeddings" [N, D]}``;
             graph: ``{"batch"}`` (the PyG ``Batch``, with ``g_id`` and ``e_id``).
         edge_mask: the edge mask given to the trainer (None if none).
@@ -113,6 +118,8 @@ class TrainResult:
             else None.
         seed: the seed used.
         stopped_early: a hook stopped training.
+        evaluation: how validation/test outputs were computed: ``"full-batch"``, or for
+            mini-batch training ``"full-graph"`` or ``"sampled"``.
         history: one :class:`EpochRecord` per epoch.
         best_state: ``state_dict`` of the model at the best epoch (tensors cloned; loadable
             with ``load_state_dict``, see :func:`graphsparse.masks.loadable_state_dict`).
@@ -130,6 +137,7 @@ class TrainResult:
     inference_seconds: float | None
     seed: int
     stopped_early: bool
+    evaluation: str = "full-batch"
     history: list[EpochRecord] = field(default_factory=list)
     best_state: dict[str, Tensor] = field(default_factory=dict, repr=False)
     best_edge_mask_state: dict[str, Tensor] | None = field(default=None, repr=False)
@@ -141,7 +149,7 @@ class TrainResult:
             "best_epoch": self.best_epoch, "epochs": self.epochs, "seconds": self.seconds,
             "train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds,
             "inference_seconds": self.inference_seconds, "seed": self.seed,
-            "stopped_early": self.stopped_early,
+            "stopped_early": self.stopped_early, "evaluation": self.evaluation,
             "history": [asdict(record) for record in self.history],
         }
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,14 +14,52 @@ import torch
 from torch import Tensor, nn
 
 from graphsparse.checks import check_float, check_int
+from graphsparse.devices import resolve_device
 from graphsparse.gnn.edges import TrainableEdgeMask
+from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import EpochRecord, TrainHooks, TrainResult, as_hooks
 from graphsparse.gnn.train.inference import timed_inference
 from graphsparse.gnn.train.metrics import better
+from graphsparse.gnn.train.minibatch import MiniBatch
 from graphsparse.gnn.train.tasks import Task, make_task, model_device
 from graphsparse.masks import loadable_state_dict
 
-__all__ = ["evaluate", "predict", "train_model"]
+__all__ = ["evaluate", "predict", "train_model", "training_settings"]
+
+# Settings that every train_model/evaluate/predict call inside a `training_settings` block uses.
+_SETTINGS: ContextVar[dict[str, Any]] = ContextVar("graphsparse_training_settings", default={})
+
+
+@contextlib.contextmanager
+def training_settings(*, device: str | torch.device | None = None,
+                      minibatch: MiniBatch | None = None) -> Iterator[None]:
+    """Defaults of ``device`` and ``minibatch`` for every :func:`train_model`, :func:`evaluate`
+    and :func:`predict` call in the block (explicit arguments win).
+
+    A method's search runs many trainings (a dense teacher, rounds, the ticket);
+    :meth:`graphsparse.gnn.methods.Method.search` enters this block with its ``TrainConfig``'s
+    device and mini-batch settings, so every one of them uses the same ones.
+
+    Example:
+        >>> from graphsparse.gnn.train.minibatch import MiniBatch
+        >>> with training_settings(minibatch=MiniBatch(64, [5, 5])):
+        ...     _current("minibatch")
+        MiniBatch(batch_size=64, num_neighbors=(5, 5), evaluation='auto')
+    """
+    if minibatch is not None and not isinstance(minibatch, MiniBatch):
+        raise TypeError(f"minibatch must be a MiniBatch, got {type(minibatch).__name__}")
+    if device is not None:
+        resolve_device(device)  # fail at once on a device that is not there
+    token = _SETTINGS.set({"device": device, "minibatch": minibatch})
+    try:
+        yield
+    finally:
+        _SETTINGS.reset(token)
+
+
+def _current(name: str, explicit: Any = None) -> Any:
+    """``explicit``, else the enclosing :func:`training_settings` value of ``name``."""
+    return explicit if explicit is not None else _SETTINGS.get().get(name)
 
 
 def train_model(
@@ -42,6 +82,8 @@ def train_model(
     optimizer: Callable[[list[dict[str, Any]]], torch.optim.Optimizer] | None = None,
     progress: bool = True,
     desc: str | None = None,
+    device: str | torch.device | None = None,
+    minibatch: MiniBatch | None = None,
 ) -> TrainResult:
     """Train ``model`` on ``dataset``, evaluating with the current masks; keep the best epoch.
 
@@ -72,6 +114,13 @@ def train_model(
             with ``"params"`` and ``"name"`` (``"model"``, ``"edge_mask"``, ``"hooks"``).
         progress: show a tqdm progress bar over epochs.
         desc: the progress bar's label.
+        device: move the model there first (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``,
+            see :func:`graphsparse.devices.resolve_device`); None keeps the model's device.
+            Data, masks and hooks' tensors follow the model.
+        minibatch: a :class:`~graphsparse.gnn.train.minibatch.MiniBatch` to train node and link
+            tasks on sampled neighbourhoods (required, and sharded over ranks, when running
+            under ``torch.distributed``); None trains full batch. Both default to the
+            enclosing :func:`training_settings`.
 
     Returns:
         :class:`TrainResult`.
@@ -86,9 +135,15 @@ def train_model(
     lr, weight_decay, hook_list = _check_arguments(
         model, hooks, epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
         eval_every=eval_every, inference_repeats=inference_repeats)
+    device, minibatch = _current("device", device), _current("minibatch", minibatch)
+    if minibatch is None and distributed.world_size() > 1:
+        raise ValueError("multi-process training shards mini-batches: give a minibatch "
+                         "(--batch-size and --num-neighbors)")
+    if device is not None:
+        model.to(resolve_device(device))
     with torch.random.fork_rng(devices=_cuda_devices(model)):
         torch.manual_seed(seed)
-        task = make_task(model, dataset, edge_mask, mode, batch_size, seed)
+        task = make_task(model, dataset, edge_mask, mode, batch_size, seed, minibatch)
         groups = param_groups(model, task.edge_parameters(),
                               [p for hook in hook_list for p in hook.parameters()])
         opt = optimizer(groups) if optimizer is not None \
@@ -98,7 +153,7 @@ def train_model(
                           desc=desc)
         _finish(model, task, run, restore_best)
         inference = timed_inference(task, model, inference_repeats) if time_inference else None
-    return _result(dataset.metric, run, started, inference, seed)
+    return _result(dataset.metric, run, started, inference, seed, task.evaluation)
 
 
 def _check_arguments(model: Any, hooks: Any, *, epochs: Any, lr: Any, weight_decay: Any,
@@ -167,9 +222,10 @@ def _run_epochs(model: nn.Module, dataset: Any, task: Task, opt: torch.optim.Opt
     bar = tqdm(range(1, epochs + 1), desc=desc or f"train {dataset.name}", unit="epoch",
                disable=not progress, leave=False)
     run = _Run()
+    trained = distributed.wrap_model(model)
     with task.masked(model):
         for epoch in bar:
-            record = _epoch(model, dataset, task, opt, hooks, run, epoch, clamp=clamp,
+            record = _epoch(model, trained, dataset, task, opt, hooks, run, epoch, clamp=clamp,
                             evaluate=epoch % eval_every == 0 or epoch == epochs)
             val, best = record.val, run.best
             bar.set_postfix(loss=f"{record.loss:.4f}",
@@ -182,12 +238,13 @@ def _run_epochs(model: nn.Module, dataset: Any, task: Task, opt: torch.optim.Opt
     return run
 
 
-def _epoch(model: nn.Module, dataset: Any, task: Task, opt: torch.optim.Optimizer,
-           hooks: list[TrainHooks], run: _Run, epoch: int, *, clamp: bool,
-           evaluate: bool) -> EpochRecord:
-    """One training epoch, then (if ``evaluate``) its evaluation; updates ``run``'s best."""
+def _epoch(model: nn.Module, trained: nn.Module, dataset: Any, task: Task,
+           opt: torch.optim.Optimizer, hooks: list[TrainHooks], run: _Run, epoch: int, *,
+           clamp: bool, evaluate: bool) -> EpochRecord:
+    """One training epoch of ``trained`` (the model, or its DistributedDataParallel wrapper),
+    then (if ``evaluate``) the model's evaluation; updates ``run``'s best."""
     t0 = time.perf_counter()
-    loss = task.train_epoch(model, opt, hooks, epoch, clamp)
+    loss = task.train_epoch(trained, opt, hooks, epoch, clamp)
     t1 = time.perf_counter()
     val = test = None
     is_best = False
@@ -220,7 +277,7 @@ def _finish(model: nn.Module, task: Task, run: _Run, restore_best: bool) -> None
 
 
 def _result(metric: str, run: _Run, started: float, inference: float | None,
-            seed: int) -> TrainResult:
+            seed: int, evaluation: str) -> TrainResult:
     """The :class:`TrainResult` of a finished run."""
     best = run.best
     return TrainResult(
@@ -228,16 +285,19 @@ def _result(metric: str, run: _Run, started: float, inference: float | None,
         epochs=len(run.history), seconds=time.perf_counter() - started,
         train_seconds=sum(r.train_seconds for r in run.history),
         eval_seconds=sum(r.eval_seconds for r in run.history), inference_seconds=inference,
-        seed=seed, stopped_early=run.stopped, history=run.history, best_state=run.best_state,
+        seed=seed, stopped_early=run.stopped, evaluation=evaluation, history=run.history,
+        best_state=run.best_state,
         best_edge_mask_state=run.best_mask_state)
 
 
 def evaluate(model: nn.Module, dataset: Any, *, edge_mask: Any = None, mode: str = "remove",
-             batch_size: int | None = None) -> dict[str, Any]:
+             batch_size: int | None = None,
+             minibatch: MiniBatch | None = None) -> dict[str, Any]:
     """Validation and test metric of ``model`` under an edge mask (eval mode, no gradients).
 
     Args:
-        model, dataset, edge_mask, mode, batch_size: as for :func:`train_model`.
+        model, dataset, edge_mask, mode, batch_size, minibatch: as for :func:`train_model`
+            (with a minibatch, outputs are computed as its ``evaluation`` says).
 
     Returns:
         ``{"metric": name, "val": float, "test": float}``.
@@ -251,14 +311,15 @@ def evaluate(model: nn.Module, dataset: Any, *, edge_mask: Any = None, mode: str
         >>> sorted(evaluate(model, ds, edge_mask=torch.ones(ds.data.num_edges) > 0))
         ['metric', 'test', 'val']
     """
-    task = make_task(model, dataset, edge_mask, mode, batch_size, 0)
+    task = make_task(model, dataset, edge_mask, mode, batch_size, 0,
+                     _current("minibatch", minibatch))
     with task.masked(model):
         val, test = task.evaluate(model)
     return {"metric": dataset.metric, "val": val, "test": test}
 
 
 def predict(model: nn.Module, dataset: Any, *, edge_mask: Any = None, mode: str = "remove",
-            batch_size: int | None = None) -> Tensor:
+            batch_size: int | None = None, minibatch: MiniBatch | None = None) -> Tensor:
     """Raw outputs of ``model`` in eval mode under an edge mask (e.g. a TEDDY teacher).
 
     Returns:
@@ -266,6 +327,7 @@ def predict(model: nn.Module, dataset: Any, *, edge_mask: Any = None, mode: str 
         pairs with ``model.decode``); graph task: logits ``[G, T]`` of every graph in dataset
         order (index them with a batch's ``g_id``).
     """
-    task = make_task(model, dataset, edge_mask, mode, batch_size, 0)
+    task = make_task(model, dataset, edge_mask, mode, batch_size, 0,
+                     _current("minibatch", minibatch))
     with task.masked(model):
         return task.predict(model)

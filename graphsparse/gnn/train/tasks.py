@@ -28,6 +28,7 @@ from graphsparse.gnn.edges import (
     edge_mask as attach_edge_mask,
     mask_graph,
 )
+from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import StepContext, TrainHooks
 from graphsparse.gnn.train.metrics import score, task_loss
 
@@ -97,6 +98,8 @@ class Task:
         self.keep: Tensor | None = None
         self.kept_edge_index: Tensor | None = None
         self.spmm = spmm and self.soft is None
+        #: how validation and test outputs are computed (recorded in rows)
+        self.evaluation = "full-batch"
         if hard is not None:
             # apply_edge_mask checks the hard mask (bool, or float holding only 0 and 1).
             self.kept_edge_index = apply_edge_mask(self.graph.edge_index, hard)[0]
@@ -133,6 +136,9 @@ class Task:
             if extra is not None:
                 total = total + extra
         total.backward()
+        distributed.average_gradients(self.edge_parameters()
+                                      + [p for hook in hooks for p in hook.parameters()])
+        ctx.model = distributed.unwrap(ctx.model)
         for hook in hooks:
             hook.after_backward(ctx)
         optimizer.step()
@@ -243,7 +249,7 @@ class LinkTask(Task):
             h = model(self.x, self.propagate)
             pos = self.pos_train[:, chunk]
             pairs = torch.cat([pos, self.negatives(pos.size(1))], 1).to(self.device)
-            out = model.decode(h, pairs)
+            out = distributed.unwrap(model).decode(h, pairs)
             n = pos.size(1)
             target = torch.cat([out.new_ones(n), out.new_zeros(pairs.size(1) - n)])
             loss = F.binary_cross_entropy_with_logits(out[:n], target[:n]) \
@@ -359,9 +365,11 @@ TASKS = {"node": NodeTask, "link": LinkTask, "graph": GraphTask}
 
 
 def make_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str,
-              batch_size: int | None, seed: int) -> Task:
+              batch_size: int | None, seed: int, minibatch: Any = None) -> Task:
     """The task of ``dataset`` prepared for ``model``'s device under ``edge_mask``/``mode``;
-    shuffling and negative sampling draw from a generator seeded with ``seed``."""
+    shuffling and negative sampling draw from a generator seeded with ``seed``. With a
+    :class:`~graphsparse.gnn.train.minibatch.MiniBatch` (node and link tasks), training samples
+    neighbourhoods (:mod:`graphsparse.gnn.train.minibatch`)."""
     check_dataset(dataset)
     if dataset.task == "link" and not callable(getattr(model, "decode", None)):
         raise TypeError("a link-prediction model needs decode(h, pairs) -> logits [P] (build "
@@ -369,8 +377,19 @@ def make_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str,
     if batch_size is not None:
         check_int(batch_size, "batch_size", low=1)
     generator = torch.Generator().manual_seed(seed)
-    return TASKS[dataset.task](dataset, edge_mask, mode, model_device(model), batch_size,
-                                generator, spmm=spmm_propagation(model))
+    args = (dataset, edge_mask, mode, model_device(model), batch_size, generator)
+    if minibatch is not None:
+        from graphsparse.gnn.train.minibatch import MiniBatch, MiniBatchLinkTask, MiniBatchNodeTask
+
+        if not isinstance(minibatch, MiniBatch):
+            raise TypeError(f"minibatch must be a MiniBatch, got {type(minibatch).__name__}")
+        if dataset.task == "graph":
+            raise ValueError("minibatch (neighbour sampling) applies to node and link tasks; "
+                             f"{dataset.name} is a graph task, batched by graphs (batch_size)")
+        task_class = MiniBatchNodeTask if dataset.task == "node" else MiniBatchLinkTask
+        return task_class(*args, spmm=spmm_propagation(model), model=model,
+                          minibatch=minibatch, seed=seed)
+    return TASKS[dataset.task](*args, spmm=spmm_propagation(model))
 
 
 def spmm_propagation(model: nn.Module) -> bool:
