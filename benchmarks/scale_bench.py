@@ -19,6 +19,8 @@ as soon as it is measured, and a rerun skips saved points unless ``--force``):
 * ``sampler`` (also): graphsparse's CSR sampler against PyG's own sampler (torch-sparse or
   pyg-lib, when importable) on the 2·10^7-edge graph, the same random seed batches, interleaved
   (50 repeats after 3 warm-up).
+* ``ddi``: ogbl-ddi GCN at OGB's example configuration (hidden 256, 2 layers, dropout 0.5, lr
+  0.005, edge batch 64·1024), 3 full-graph epochs on CPU at 1 thread, extrapolated to OGB's 200.
 * ``multiprocess``: Amazon Computers, GCN hidden 256, batch 256, fan-out 15,10, an epoch over
   every node as a seed: 1 process × 1 thread vs 2 processes × 1 thread (``torchrun``, gloo,
   DistributedDataParallel, each rank its half of the seeds); launches alternate 1, 2, 1, 2, ...
@@ -52,6 +54,7 @@ SIZES = [(5_000, 20), (50_000, 20), (250_000, 20), (1_000_000, 20), (2_000_000, 
 MODELS = ("gcn", "sage")
 HIDDEN, BATCH, FANOUT = 256, 1024, (15, 10)
 FULL_LIMIT = 16 * 1024 ** 3
+DDI_EPOCHS = 3
 MP = {"dataset": "amazon-computers", "model": "gcn", "batch": 256, "fanout": (15, 10),
       "epochs": 5, "launches": 3}
 
@@ -193,6 +196,30 @@ def child_sampler_compare(point: dict) -> dict:
                for name, t in timings.items()}}
 
 
+def child_ddi() -> dict:
+    """ogbl-ddi GCN at OGB's example configuration (hidden 256, 2 layers, dropout 0.5, lr
+    0.005, edge batch 64·1024, MLP predictor of 3 layers, learned node embeddings): DDI_EPOCHS
+    training epochs, full graph, evaluation once at the end."""
+    import torch
+
+    from _timing import pin
+    from graphsparse.gnn.data import load_dataset
+    from graphsparse.gnn.models import build_model
+    from graphsparse.gnn.train import train_model
+
+    pin(threads=int(os.environ.get("DDI_THREADS", "1")))
+    dataset = load_dataset("ogbl-ddi", DATA)
+    torch.manual_seed(0)
+    model = build_model("gcn", 0, 1, task="link", hidden=256, num_layers=2, dropout=0.5,
+                        num_nodes=int(dataset.data.num_nodes))
+    result = train_model(model, dataset, epochs=DDI_EPOCHS, lr=0.005, weight_decay=0.0,
+                         batch_size=64 * 1024, eval_every=10 ** 6, progress=False)
+    epochs = [r.train_seconds for r in result.history]
+    return {"epoch_seconds": epochs, "eval_seconds": result.eval_seconds,
+            "hits@20_after": result.test, "extrapolated_200_epochs_h": 200 * min(epochs) / 3600,
+            "threads": torch.get_num_threads()}
+
+
 def child_multiprocess() -> dict:
     """Under torchrun: time MP['epochs'] training epochs (no evaluation) after one warm-up."""
     import torch
@@ -306,9 +333,17 @@ def run_sampler_compare(results: dict, force: bool) -> None:
     print("sampler", results["sampler_compare"], flush=True)
 
 
+def run_ddi(results: dict, force: bool) -> None:
+    if "ddi" in results and not force:
+        return
+    results["ddi"] = _run_child([__file__, "--child", "ddi", "{}"], timeout=3600)
+    _save(results)
+    print("ddi", results["ddi"], flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["all", "size", "sampler", "multiprocess"],
+    parser.add_argument("--part", choices=["all", "size", "sampler", "multiprocess", "ddi"],
                         default="all")
     parser.add_argument("--force", action="store_true", help="re-measure saved points")
     parser.add_argument("--table", action="store_true")
@@ -316,6 +351,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         kind, point = args.child
+        if kind == "ddi":
+            print(json.dumps(child_ddi()))
+            return
         if kind == "multiprocess":
             out = child_multiprocess()
             if int(os.environ.get("RANK", "0")) == 0:
@@ -342,6 +380,8 @@ def main() -> None:
         run_sampler_compare(results, args.force)
     if args.part in ("all", "multiprocess"):
         run_multiprocess(results, args.force)
+    if args.part in ("all", "ddi"):
+        run_ddi(results, args.force)
     results.setdefault("environment", {})[args.part] = {"start": start, "end": environment()}
     results["benchmark"] = "scale_bench"
     results["date"] = start["date"]

@@ -112,13 +112,34 @@ def test_masked_minibatch_forward_equals_deleted_edges(sbm, name, kind):
     masked = make_task(model, sbm, mask, mode, None, 0, MiniBatch(64, ALL, "sampled"))
     plain = make_task(model, _deleted(sbm, keep), None, "remove", None, 0,
                       MiniBatch(64, ALL, "sampled"))
+    if masked.gcn_norm is None:  # a soft mask: both with PyG's sampled-degree normalisation
+        plain.gcn_norm = None
     got = _seed_outputs(masked, model, nodes)
     expected = _seed_outputs(plain, model, nodes)
     assert torch.allclose(got, expected, atol=1e-5)
-    if name != "gcn":  # exact against full batch too (GCN normalises by sampled degrees)
+    if name != "gcn" or kind == "bool":  # exact against full batch too (GCN under a soft
+        # mask keeps PyG's sampled-degree normalisation)
         with torch.no_grad():
             full = model(sbm.data.x, sbm.data.edge_index[:, keep])[nodes]
         assert torch.allclose(got, full, atol=1e-5)
+
+
+def test_gcn_uses_the_kept_graphs_degrees_and_the_sampling_estimator(sbm):
+    """Fan-out 3 < degree: the weights of a target's sampled in-edges sum to its full
+    normalised in-weight sum times deg/s (Chen et al. 2018, Eq. 3), in expectation exact."""
+    model = _model(sbm, "gcn")
+    task = make_task(model, sbm, None, "remove", None, 0, MiniBatch(32, [3, 3]))
+    batch = next(iter(task._node_loader(torch.arange(32))))
+    edge_index, weights = task.gcn_norm.batch_weights(batch.n_id, batch.edge_index)
+    degree = torch.bincount(sbm.data.edge_index[1], minlength=sbm.data.num_nodes).float() + 1
+    src, dst = batch.n_id[edge_index[0]], batch.n_id[edge_index[1]]
+    loops = src == dst
+    assert torch.allclose(weights[loops], 1 / degree[src[loops]])
+    target = batch.edge_index[1]
+    sampled = torch.bincount(target, minlength=batch.n_id.numel()).float()[target]
+    expected = (degree[src[~loops]] * degree[dst[~loops]]).rsqrt() \
+        * (degree[dst[~loops]] - 1) / sampled
+    assert torch.allclose(weights[~loops], expected)
 
 
 def test_removed_edges_are_never_sampled(sbm):

@@ -28,9 +28,11 @@ sampled neighbourhoods with the training fan-outs, batch by batch, seeded (memor
 batch); ``"auto"`` picks full-graph when its estimated message memory (kept edges × widest layer
 × 4 bytes) is under :data:`FULL_GRAPH_BYTES`, else sampled. The row records which one ran.
 
-Note on GCN: PyG's ``GCNConv`` normalises by degrees counted in the sampled subgraph, so a
-mini-batch GCN forward differs from the full-batch one even with fan-out ``-1`` (SAGE, GIN and
-GAT are exact for the seed nodes at fan-out ``-1``); this is PyG's standard behaviour.
+GCN: PyG's ``GCNConv`` would normalise by degrees counted in the sampled subgraph; a plain
+GCN without a soft mask instead propagates with the kept graph's degrees and the
+neighbour-sampling estimator (:mod:`graphsparse.gnn.train.sampled_gcn`), so at fan-out ``-1``
+its seed outputs equal full batch, as SAGE's, GIN's and GAT's do. Under a soft mask (UGS's
+search) GCN keeps PyG's sampled normalisation.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from graphsparse.gnn.edges import TrainableEdgeMask, edge_mask as attach_edge_ma
 from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import StepContext
 from graphsparse.gnn.train.metrics import task_loss
+from graphsparse.gnn.train.sampled_gcn import GlobalGCNNorm
 from graphsparse.gnn.train.tasks import LinkTask, NodeTask, Task, spmm_propagation
 
 __all__ = ["EVALUATIONS", "FULL_GRAPH_BYTES", "MiniBatch", "MiniBatchLinkTask",
@@ -152,6 +155,8 @@ class _Sampled:
         # The loader's graph: structure only; features are gathered by n_id (sparse stays sparse).
         self.loader_data = Data(edge_index=edge_index, num_nodes=self.num_nodes)
         self.evaluation = self._choose_evaluation(model, kept)
+        self.gcn_norm = GlobalGCNNorm(graph, self.num_nodes) \
+            if self.soft is None and GlobalGCNNorm.applies(model, graph) else None
 
     def _sampled_edges(self) -> Tensor | None:
         """The edges the sampler may draw (None: all)."""
@@ -197,6 +202,10 @@ class _Sampled:
 
     def _forward(self, model: nn.Module, batch: Any) -> Tensor:
         x, edge_index = self._batch_inputs(batch)
+        if self.gcn_norm is not None:  # GCN with the kept graph's degrees (sampled_gcn)
+            edge_index, weights = self.gcn_norm.batch_weights(batch.n_id, batch.edge_index)
+            with GlobalGCNNorm.attached(model, weights.to(self.device)):
+                return model(x, edge_index.to(self.device))
         with self._batch_mask(model, batch.e_id):
             return model(x, edge_index)
 
