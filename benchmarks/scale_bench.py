@@ -22,9 +22,10 @@ as soon as it is measured, and a rerun skips saved points unless ``--force``):
 * ``ddi``: ogbl-ddi GCN at OGB's example configuration (hidden 256, 2 layers, dropout 0.5, lr
   0.005, edge batch 64·1024), 3 full-graph epochs on CPU at 1 thread, extrapolated to OGB's 200.
 * ``multiprocess``: Amazon Computers, GCN hidden 256, batch 256, fan-out 15,10, an epoch over
-  every node as a seed: 1 process × 1 thread vs 2 processes × 1 thread (``torchrun``, gloo,
-  DistributedDataParallel, each rank its half of the seeds); launches alternate 1, 2, 1, 2, ...
-  (3 each), each timing 5 epochs after 1 warm-up; throughput ratio from the fastest epochs.
+  every node as a seed: 2 processes × 1 thread (``torchrun``, gloo, DistributedDataParallel,
+  each rank its half of the seeds) against 1 process × 1 thread and against the fastest
+  single-process baseline on these 2 cores, 1 process × 2 threads; launches rotate through the
+  three (3 each), each timing 5 epochs after 1 warm-up; ratios from the fastest epochs.
 
 Timing method: ``benchmarks/_timing.py`` (threads and allocator pinned and printed, load average
 recorded at start and end). Render the tables with ``--table`` (docs/benchmarks.md embeds them).
@@ -228,7 +229,7 @@ def child_multiprocess() -> dict:
     from graphsparse.gnn.data import load_dataset
     from graphsparse.gnn.train import MiniBatch, distributed, train_model
 
-    pin(threads=1)
+    pin(threads=int(os.environ.get("MP_THREADS", "1")))
     distributed.init_from_environment(torch.device("cpu"))
     dataset = _all_nodes_dataset(load_dataset(MP["dataset"], DATA))
     model = _model(MP["model"], dataset)
@@ -237,8 +238,8 @@ def child_multiprocess() -> dict:
     seconds = torch.tensor([r.train_seconds for r in result.history[1:]])
     if distributed.active():  # an epoch lasts as long as its slowest rank
         torch.distributed.all_reduce(seconds, op=torch.distributed.ReduceOp.MAX)
-    return {"world_size": distributed.world_size(), "epoch_seconds": seconds.tolist(),
-            "seeds": dataset.data.num_nodes}
+    return {"world_size": distributed.world_size(), "threads": torch.get_num_threads(),
+            "epoch_seconds": seconds.tolist(), "seeds": dataset.data.num_nodes}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,7 +261,8 @@ def _load_results() -> dict:
 
 def _run_child(args: list[str], env: dict | None = None, timeout: int = 1800) -> dict:
     run = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": f"{HERE}:{ROOT}", **(env or {})},
+                         env={**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(
+                             [str(HERE), str(ROOT), os.environ.get("PYTHONPATH", "")])},
                          timeout=timeout)
     lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
     if run.returncode != 0 or not lines:
@@ -307,12 +309,15 @@ def run_multiprocess(results: dict, force: bool) -> None:
         return
     runs["launches"] = []
     for launch in range(MP["launches"]):
-        for world in (1, 2):
+        for world, threads in ((1, 1), (2, 1), (1, 2)):
             measured = _run_child(["-m", "torch.distributed.run", "--nproc-per-node",
-                                   str(world), "--master-port", str(29600 + launch * 2 + world),
+                                   str(world), "--master-port",
+                                   str(29600 + 4 * launch + world + threads),
                                    __file__, "--child", "multiprocess", "{}"],
-                                  env={"OMP_NUM_THREADS": "1"})
-            runs["launches"].append({"launch": launch, "world_size": world, **measured})
+                                  env={"OMP_NUM_THREADS": str(threads),
+                                       "MP_THREADS": str(threads)})
+            runs["launches"].append({"launch": launch, "world_size": world,
+                                     "threads": threads, **measured})
             runs["seeds"] = measured.get("seeds", runs.get("seeds"))
             _save(results)
             print("multiprocess", world, measured, flush=True)

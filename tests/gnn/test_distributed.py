@@ -171,3 +171,14 @@ def test_readme_torchrun_line_works(tmp_path):
     rows = _rows(out)
     assert len(rows) == 3 and len({row_key(r) for r in rows}) == 3
     assert json.loads((out / "config.json").read_text())["world_size"] == 2
+
+
+def test_more_processes_than_training_seeds_is_refused_before_writing(tmp_path, monkeypatch):
+    from graphsparse.gnn.experiment.sweep import run_sweep
+
+    monkeypatch.setattr(distributed, "world_size", lambda: 81)  # sbm has 80 training nodes
+    out = tmp_path / "sweep"
+    with pytest.raises(ValueError, match="world size 81 is larger than the number of training"):
+        run_sweep(out, dataset="sbm", methods=["random"], levels=[1], epochs=1, hidden=8,
+                  batch_size=8, num_neighbors=[2, 2], progress=False, device="cpu")
+    assert not out.exists()

@@ -225,6 +225,8 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
     minibatch = _minibatch(batch_size, num_neighbors, evaluation, num_layers)
     device = _device(device)
     loaded = load_dataset(dataset, data_root, split_seed=split_seed, **(dataset_options or {}))
+    if minibatch is not None:
+        _check_world_size(loaded)
     model_kwargs = {"hidden": hidden, "num_layers": num_layers, **(model_options or {})}
     if loaded.num_features == 0 and "num_nodes" not in model_kwargs:
         # a featureless graph (ogbl-ddi) learns one input embedding per node
@@ -266,6 +268,17 @@ def _minibatch(batch_size: int | None, num_neighbors: Sequence[int] | None, eval
                          f"model has num_layers={num_layers} message-passing layers; give one "
                          "fan-out per layer")
     return minibatch
+
+
+def _check_world_size(dataset: LoadedDataset) -> None:
+    """``ValueError`` (before anything is written) when there are more training processes than
+    training seeds (nodes, or positive edges) to shard."""
+    train = dataset.split["train"]
+    seeds = int(train["edge"].size(0)) if isinstance(train, dict) else int(train.sum())
+    if distributed.world_size() > seeds:
+        raise ValueError(f"world size {distributed.world_size()} is larger than the number of "
+                         f"training seeds of {dataset.name} ({seeds}); use at most {seeds} "
+                         "processes")
 
 
 def _device(device: str | torch.device | None) -> torch.device:

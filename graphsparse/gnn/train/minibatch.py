@@ -38,7 +38,7 @@ search) GCN keeps PyG's sampled normalisation.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ from torch_geometric.nn import MessagePassing
 
 from graphsparse.checks import check_choice, check_int
 from graphsparse.gnn.edges import TrainableEdgeMask, edge_mask as attach_edge_mask
+from graphsparse.gnn.sampling import check_fanouts
 from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import StepContext
 from graphsparse.gnn.train.metrics import task_loss
@@ -86,14 +87,7 @@ class MiniBatch:
 
     def __post_init__(self) -> None:
         check_int(self.batch_size, "batch_size", low=1)
-        fanouts = self.num_neighbors
-        if isinstance(fanouts, (str, bytes)) or not isinstance(fanouts, Sequence) \
-                or not fanouts:
-            raise ValueError(f"num_neighbors must be a non-empty list of fan-outs (one per "
-                             f"layer, each -1 or >= 0), got {fanouts!r}")
-        for i, k in enumerate(fanouts):
-            check_int(k, f"num_neighbors[{i}]", low=-1)
-        object.__setattr__(self, "num_neighbors", tuple(int(k) for k in fanouts))
+        object.__setattr__(self, "num_neighbors", tuple(check_fanouts(self.num_neighbors)))
         check_choice(self.evaluation, "evaluation", EVALUATIONS)
 
     def config(self) -> dict[str, Any]:
