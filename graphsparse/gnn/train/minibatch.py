@@ -218,6 +218,15 @@ class _Sampled:
         return self.sampler
 
     @torch.no_grad()
+    def predict(self, model: nn.Module) -> Tensor:
+        """Every node's output: the full-batch task's forward (``"full-graph"``, with a soft
+        mask attached over the whole graph) or :meth:`sampled_outputs`."""
+        if self.evaluation == "full-graph":
+            with Task.masked(self, model):
+                return super().predict(model)
+        return self.sampled_outputs(model, torch.arange(self.num_nodes))
+
+    @torch.no_grad()
     def sampled_outputs(self, model: nn.Module, nodes: Tensor) -> Tensor:
         """Outputs of ``nodes`` from sampled neighbourhoods, batch by batch (eval mode)."""
         model.eval()
@@ -259,13 +268,6 @@ class MiniBatchNodeTask(_Sampled, NodeTask):
             losses.append(self._step(model, optimizer, hooks, ctx, clamp))
         return sum(losses) / max(len(losses), 1)
 
-    @torch.no_grad()
-    def predict(self, model: nn.Module) -> Tensor:
-        if self.evaluation == "full-graph":
-            with Task.masked(self, model):
-                return NodeTask.predict(self, model)
-        return self.sampled_outputs(model, torch.arange(self.num_nodes))
-
 
 class MiniBatchLinkTask(_Sampled, LinkTask):
     """Link prediction on sampled mini-batches of positive edges with PyG's binary negatives."""
@@ -293,7 +295,7 @@ class MiniBatchLinkTask(_Sampled, LinkTask):
             optimizer.zero_grad()
             h = self._forward(model, batch)
             label_index = batch.edge_label_index.to(self.device)
-            out = model.decode(h, label_index)
+            out = distributed.unwrap(model).decode(h, label_index)
             target = batch.edge_label.to(out.dtype).to(self.device)
             pos = target > 0
             loss = F.binary_cross_entropy_with_logits(out[pos], target[pos]) \
@@ -305,10 +307,3 @@ class MiniBatchLinkTask(_Sampled, LinkTask):
                               self.mask)
             losses.append(self._step(model, optimizer, hooks, ctx, clamp))
         return sum(losses) / max(len(losses), 1)
-
-    @torch.no_grad()
-    def predict(self, model: nn.Module) -> Tensor:
-        if self.evaluation == "full-graph":
-            with Task.masked(self, model):
-                return LinkTask.predict(self, model)
-        return self.sampled_outputs(model, torch.arange(self.num_nodes))
