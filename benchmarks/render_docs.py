@@ -362,23 +362,23 @@ def _gib(x: float | None) -> str:
 
 
 def _scale_size_rows(points: dict) -> list[str]:
-    lines = ["| directed edges | model | storage (GiB) | mini: peak RSS (GiB) | mini: peak − "
-             "loaded (GiB) | mini: sampled edges / step | mini: step (s) | mini: epoch (s, "
-             "extrap.) | mini: µs per sampled edge | full: peak RSS (GiB) | full: epoch (s) |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| directed edges | model | storage (GiB) | mini: setup RSS (GiB) | mini: peak − "
+             "setup (GiB) | mini: sampled edges / nodes per step | mini: step (s) | mini: "
+             "epoch (s, extrap.) | full: peak RSS (GiB) | full: epoch (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     keys = sorted({(p["nodes"], p["model"]) for p in points.values() if "nodes" in p})
     for nodes, model in keys:
         mini = points.get(f"mini/{model}/{nodes}", {})
         full = points.get(f"full/{model}/{nodes}", {})
         ref = mini or full
-        if "failed" in mini:
-            mini_cells = ["failed"] + ["—"] * 6
+        if "failed" in mini or not mini:
+            mini_cells = ["failed" if mini else "—"] + ["—"] * 5
         else:
-            per_edge = 1e6 * mini["step_median_s"] / mini["sampled_edges_per_step"]
-            mini_cells = [_gib(mini["peak_rss"]), _gib(mini["peak_rss"] - mini["loaded_rss"]),
-                          f"{mini['sampled_edges_per_step']:,.0f}",
-                          f"{mini['step_median_s']:.3f}", f"{mini['epoch_s']:.1f}",
-                          f"{per_edge:.2f}"]
+            setup = mini.get("setup_rss", mini["loaded_rss"])
+            mini_cells = [_gib(setup), _gib(mini["peak_rss"] - setup),
+                          f"{mini['sampled_edges_per_step']:,.0f} / "
+                          f"{mini.get('sampled_nodes_per_step', 0):,.0f}",
+                          f"{mini['step_median_s']:.3f}", f"{mini['epoch_s']:,.1f}"]
         full_cells = ([f"failed ({full['failed'][:60]})", "—"] if "failed" in full
                       else [_gib(full.get("peak_rss")), f"{full['epoch_s']:.2f}"]) \
             if full else ["—", "—"]
@@ -529,7 +529,7 @@ def _scale_estimates(result: dict) -> list[str]:
                 per_edge = (full["peak_rss"] - full["loaded_rss"]) / full["edges"]
                 full_peak = f"{(storage + per_edge * edges) / 1024 ** 3:,.0f}"
                 full_epoch = f"{full['epoch_s'] / full['edges'] * edges:,.0f}"
-            batch_peak = mini["peak_rss"] - mini["loaded_rss"]
+            batch_peak = mini["peak_rss"] - mini.get("setup_rss", mini["loaded_rss"])
             mini_peak = (storage + 16 * edges + 8 * nodes + batch_peak) / 1024 ** 3
             steps = -(-train // c.get("batch", 1024))
             lines.append(f"| {dataset} | {model} | {storage / 1024 ** 3:,.1f} | {full_peak} | "

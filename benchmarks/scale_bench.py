@@ -114,6 +114,7 @@ def child_minibatch(point: dict) -> dict:
     loaded_rss = _current_rss()
     model = _model(point["model"], dataset)
     task = make_task(model, dataset, None, "remove", None, 0, MiniBatch(BATCH, FANOUT))
+    setup_rss = _current_rss()  # + the sampler's CSC and the full-graph evaluation's inputs
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
 
@@ -124,6 +125,7 @@ def child_minibatch(point: dict) -> dict:
     drawn: list = []
     sample = time_batches(lambda i: drawn.append(next(batches)), batches=50, warmup=3)
     sampled_edges = sum(b.edge_index.size(1) for b in drawn[3:]) / 50
+    sampled_nodes = sum(b.n_id.numel() for b in drawn[3:]) / 50
     cached = iter(drawn)
 
     def step(i: int) -> None:
@@ -139,7 +141,8 @@ def child_minibatch(point: dict) -> dict:
     return {"sample": sample.to_dict(), "compute": compute.to_dict(),
             "step_median_s": sample.median + compute.median,
             "epoch_s": (sample.median + compute.median) * steps_per_epoch,
-            "sampled_edges_per_step": sampled_edges,
+            "sampled_edges_per_step": sampled_edges, "sampled_nodes_per_step": sampled_nodes,
+            "setup_rss": setup_rss,
             "sampled_edges_per_s": sampled_edges / sample.median,
             "sampler_share": sample.median / (sample.median + compute.median),
             "loaded_rss": loaded_rss, "peak_rss": _peak_rss()}
@@ -279,14 +282,14 @@ def _graph_storage(nodes: int, degree: float) -> dict:
             "storage_bytes": data.edge_index.numel() * 8 + data.x.numel() * 4}
 
 
-def run_size(results: dict, force: bool) -> None:
+def run_size(results: dict, force: bool, arms: tuple[str, ...] = ("mini", "full")) -> None:
     full_failed = {model: False for model in MODELS}
     for nodes, degree in SIZES:
         storage = _graph_storage(nodes, degree)
         for model in MODELS:
             for arm in ("mini", "full"):
                 key = f"{arm}/{model}/{nodes}"
-                if key in results["points"] and not force:
+                if key in results["points"] and (not force or arm not in arms):
                     full_failed[model] |= arm == "full" and "failed" in results["points"][key]
                     continue
                 if arm == "full" and full_failed[model]:
@@ -351,6 +354,8 @@ def main() -> None:
     parser.add_argument("--part", choices=["all", "size", "sampler", "multiprocess", "ddi"],
                         default="all")
     parser.add_argument("--force", action="store_true", help="re-measure saved points")
+    parser.add_argument("--arms", default="mini,full",
+                        help="size part: which arms to (re)measure (comma list of mini, full)")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -380,7 +385,7 @@ def main() -> None:
     start = environment()
     print(header_line(start), flush=True)
     if args.part in ("all", "size"):
-        run_size(results, args.force)
+        run_size(results, args.force, tuple(args.arms.split(",")))
     if args.part in ("all", "sampler"):
         run_sampler_compare(results, args.force)
     if args.part in ("all", "multiprocess"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["DEVICE_CHOICES", "available_devices", "resolve_device"]
+__all__ = ["DEVICE_CHOICES", "available_devices", "model_device", "resolve_device"]
 
 #: The spellings ``device`` accepts besides ``"cuda:N"`` and a ``torch.device``.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -64,3 +64,17 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         raise ValueError(f"device {str(device)!r} does not exist (available: "
                          f"{', '.join(available)})")
     return torch.device("cuda", index)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (else first buffer); CPU for a module without
+    tensors.
+
+    >>> model_device(torch.nn.Linear(2, 2))
+    device(type='cpu')
+    """
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")

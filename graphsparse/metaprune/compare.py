@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from graphsparse.checks import check_fraction, check_int
-from graphsparse.devices import resolve_device
+from graphsparse.devices import model_device, resolve_device
 from graphsparse.fileio import append_jsonl, read_jsonl
 from graphsparse.topology.graph import NetworkGraph
 from graphsparse.metaprune.model import MetaNetwork, apply_metanet
@@ -38,7 +38,7 @@ from graphsparse.metaprune.train import MetaTask, polarisation
 from graphsparse.metaprune.convert import to_graph
 from graphsparse.metaprune.zoo import ZooMember, example_input, zoo_data
 from graphsparse.topology.datasets import Dataset
-from graphsparse.topology.training import dataset_to, evaluate, model_device
+from graphsparse.topology.training import dataset_to, evaluate
 from graphsparse.topology.report import report
 
 __all__ = ["ARMS", "compare_pruning", "topology_summary", "tasks_of", "mean_polarisation",

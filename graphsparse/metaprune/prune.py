@@ -50,9 +50,9 @@ from graphsparse.masks import (
     topk_masks,
 )
 from graphsparse.checks import check_float, check_fraction, check_int, check_sparsity
-from graphsparse.devices import resolve_device
+from graphsparse.devices import model_device, resolve_device
 from graphsparse.topology.datasets import Dataset
-from graphsparse.topology.training import model_device, train
+from graphsparse.topology.training import train
 
 __all__ = ["PruneResult", "prune_structured", "prune_unstructured", "fine_tune", "group_norms"]
 

@@ -34,13 +34,13 @@ from torch import nn
 from torch_geometric.data import Data
 
 from graphsparse.checks import check_float, check_fraction, check_int
-from graphsparse.devices import resolve_device
+from graphsparse.devices import model_device, resolve_device
 from graphsparse.masks.io import CorruptFileError, load_file, save_file
 from graphsparse.metaprune.convert import graph_to_state_dict, to_graph
 from graphsparse.metaprune.layout import NODE_TYPES
 from graphsparse.metaprune.model import MetaNetwork
 from graphsparse.topology.datasets import Dataset
-from graphsparse.topology.training import dataset_to, model_device
+from graphsparse.topology.training import dataset_to
 
 __all__ = ["MetaTask", "group_norms_of_graph", "group_sparsity", "hidden_nodes", "polarisation", "meta_train",
            "load_train_state", "TRAIN_STATE_VERSION"]

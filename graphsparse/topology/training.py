@@ -15,12 +15,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from graphsparse.checks import check_choice, check_float, check_int
-from graphsparse.devices import resolve_device
+from graphsparse.devices import model_device, resolve_device
 from graphsparse.masks import csr_linear
 
 from .datasets import Dataset
 
-__all__ = ["train", "evaluate", "dataset_to", "model_device", "set_mse_surrogate"]
+__all__ = ["train", "evaluate", "dataset_to", "set_mse_surrogate"]
 
 _LOSSES = ("cross_entropy", "mse", "mse_set")
 
@@ -47,16 +47,6 @@ def set_mse_surrogate(logits: torch.Tensor, onehot: torch.Tensor) -> torch.Tenso
     surrogate = (delta * logits).sum(dim=1).mean()
     value = F.mse_loss(y.detach(), onehot)
     return surrogate - surrogate.detach() + value
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of ``model``'s first parameter (else first buffer); CPU for a module without
-    tensors."""
-    for t in model.parameters():
-        return t.device
-    for t in model.buffers():
-        return t.device
-    return torch.device("cpu")
 
 
 def dataset_to(data: Dataset, device: str | torch.device) -> Dataset:

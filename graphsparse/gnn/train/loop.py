@@ -14,14 +14,14 @@ import torch
 from torch import Tensor, nn
 
 from graphsparse.checks import check_float, check_int
-from graphsparse.devices import resolve_device
+from graphsparse.devices import model_device, resolve_device
 from graphsparse.gnn.edges import TrainableEdgeMask
 from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import EpochRecord, TrainHooks, TrainResult, as_hooks
 from graphsparse.gnn.train.inference import timed_inference
 from graphsparse.gnn.train.metrics import better
 from graphsparse.gnn.train.minibatch import MiniBatch
-from graphsparse.gnn.train.tasks import Task, make_task, model_device
+from graphsparse.gnn.train.tasks import Task, make_task
 from graphsparse.masks import loadable_state_dict
 
 __all__ = ["evaluate", "predict", "train_model", "training_settings"]

@@ -21,6 +21,7 @@ from torch_geometric.nn import GCNConv, MessagePassing
 from torch_geometric.utils import to_torch_csr_tensor
 
 from graphsparse.checks import check_choice, check_int
+from graphsparse.devices import model_device
 from graphsparse.gnn.edges import (
     EDGE_MASK_MODES,
     TrainableEdgeMask,
@@ -39,7 +40,6 @@ __all__ = [
     "NodeTask",
     "Task",
     "make_task",
-    "model_device",
     "spmm_propagation",
 ]
 
@@ -53,13 +53,6 @@ def check_dataset(dataset: Any) -> None:
             or not hasattr(dataset, "split"):
         raise TypeError("dataset must be a LoadedDataset from graphsparse.gnn.data.load_dataset "
                         f"(task 'node', 'link' or 'graph'), got {type(dataset).__name__}")
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a model without parameters)."""
-    for tensor in model.parameters():
-        return tensor.device
-    return torch.device("cpu")
 
 
 def split_mask(mask: Any, mode: str, num_edges: int,
