@@ -4,7 +4,6 @@
 
 import pytest
 import torch
-from torch import nn
 
 from graphsparse.cli import main
 from graphsparse.devices import available_devices, resolve_device
@@ -12,12 +11,13 @@ from graphsparse.masks import masks_of
 from graphsparse.masks.io import load_file
 from graphsparse.metaprune import MetaNetwork
 from graphsparse.metaprune.compare import compare_pruning
-from graphsparse.metaprune.train import MetaTask, load_train_state, meta_train
+from graphsparse.metaprune.train import load_train_state, meta_train
 from graphsparse.metaprune.zoo import ZooSpec, make_zoo
-from graphsparse.topology.datasets import Dataset, load_digits
+from graphsparse.topology.datasets import Dataset
 from graphsparse.topology.dynamic import SET, RigL
 from graphsparse.topology.sparse_mlp import SparseMLP
 from graphsparse.topology.training import dataset_to, evaluate, train
+from tests.metaprune.test_metatrain import tasks  # noqa: F401  (fixture: two tiny MLPs)
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 # a CUDA device index no test machine has (skip on a machine with that many GPUs)
@@ -104,16 +104,6 @@ def test_train_rejects_a_missing_device_before_training():
 # metaprune: meta_train and compare_pruning
 # ---------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tasks():
-    """The smallest setup of tests/metaprune/test_metatrain.py: two tiny MLPs on digits."""
-    data = load_digits()
-    out = []
-    for s in range(2):
-        torch.manual_seed(s)
-        out.append(MetaTask(f"t{s}", nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)),
-                            data))
-    return out
 
 
 def _metanet() -> MetaNetwork:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from torch_geometric.data import Data
 
 from graphsparse.gnn.data import load_dataset
-from graphsparse.gnn.edges import teddy_score, tie_directions
+from graphsparse.gnn.edges import teddy_score
 from graphsparse.gnn.methods import (
     METHODS,
     Distillation,
@@ -47,6 +47,7 @@ from graphsparse.masks import (
     named_tensors,
     topk_masks,
 )
+from tests.gnn.test_train import _link_dataset as link_dataset
 
 P = 0.2
 FAST = {"epochs": 6, "lr": 0.02, "weight_decay": 5e-4, "seed": 0}
@@ -374,21 +375,7 @@ def test_binary_kl_is_non_negative(pairs):
 
 
 def _link_dataset(sbm):
-    """The SBM graph's undirected edges split 80/10/10 into message edges and held-out pairs."""
-    g = torch.Generator().manual_seed(0)
-    tied = tie_directions(sbm.data.edge_index)
-    pairs = tied.pairs[:, torch.randperm(tied.num_pairs, generator=g)].t()
-    n_held = pairs.size(0) // 10
-    train, val, test = pairs[2 * n_held:], pairs[:n_held], pairs[n_held:2 * n_held]
-    negatives = torch.randint(0, sbm.data.num_nodes, (4 * n_held, 2), generator=g)
-    split = {"train": {"edge": train},
-             "valid": {"edge": val, "edge_neg": negatives[:2 * n_held]},
-             "test": {"edge": test, "edge_neg": negatives[2 * n_held:]}}
-    data = Data(x=sbm.data.x, edge_index=torch.cat([train.t(), train.t().flip(0)], 1),
-                num_nodes=sbm.data.num_nodes)
-    return dataclasses.replace(sbm, name="sbm-link", task="link", target="link", data=data,
-                               split=split, metric="hits@20", evaluator="ogbl-ddi",
-                               num_classes=1)
+    return link_dataset(sbm, features=True)
 
 
 def _link_gcn(ds, decoder="mlp"):

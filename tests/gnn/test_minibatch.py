@@ -9,7 +9,6 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
-from torch_geometric.data import Data
 
 from graphsparse.gnn.data import load_dataset
 from graphsparse.gnn.edges import TrainableEdgeMask, edge_mask, tie_directions
@@ -19,6 +18,7 @@ from graphsparse.gnn.models import build_model
 from graphsparse.gnn.train import MiniBatch, train_model, training_settings
 from graphsparse.gnn.train.minibatch import gather_rows
 from graphsparse.gnn.train.tasks import make_task
+from tests.gnn.test_train import _link_dataset as link_dataset
 
 ALL = [-1, -1]
 
@@ -253,20 +253,7 @@ def test_ugs_minibatch_round_prunes_global_lowest_values(sbm):
 # ---------------------------------------------------------------------------------------------
 
 def _link_dataset(sbm):
-    g = torch.Generator().manual_seed(0)
-    tied = tie_directions(sbm.data.edge_index)
-    pairs = tied.pairs[:, torch.randperm(tied.num_pairs, generator=g)].t()
-    n_val = pairs.size(0) // 10
-    train, val, test = pairs[2 * n_val:], pairs[:n_val], pairs[n_val:2 * n_val]
-    n = sbm.data.num_nodes
-    negatives = torch.randint(0, n, (4 * n_val, 2), generator=g)
-    split = {"train": {"edge": train},
-             "valid": {"edge": val, "edge_neg": negatives[: 2 * n_val]},
-             "test": {"edge": test, "edge_neg": negatives[2 * n_val:]}}
-    data = Data(edge_index=torch.cat([train.t(), train.t().flip(0)], 1), num_nodes=n)
-    return dataclasses.replace(sbm, name="sbm-link", task="link", target="link", data=data,
-                               split=split, metric="hits@20", evaluator="ogbl-ddi",
-                               num_classes=1, num_features=0)
+    return link_dataset(sbm, features=False)
 
 
 @pytest.mark.parametrize("evaluation", ["full-graph", "sampled"])
