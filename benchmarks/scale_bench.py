@@ -16,6 +16,10 @@ as soon as it is measured, and a rerun skips saved points unless ``--force``):
 * ``sampler`` (measured inside the mini-batch points): the time of drawing a batch (sampling
   plus feature gathering, the loader alone) over 50 batches, as sampled edges per second and as
   a share of a whole training step.
+* ``memory``: the memory of mini-batch training beyond its setup, in a separate child per
+  point (memory does not depend on load): after building the task, the heap is trimmed and the
+  kernel's peak-RSS mark reset (``/proc/self/clear_refs``), 10 training steps run, and the peak
+  above that baseline is the per-batch cost.
 * ``sampler`` (also): graphsparse's CSR sampler against PyG's own sampler (torch-sparse or
   pyg-lib, when importable) on the 2·10^7-edge graph, the same random seed batches, interleaved
   (50 repeats after 3 warm-up).
@@ -146,6 +150,51 @@ def child_minibatch(point: dict) -> dict:
             "sampled_edges_per_s": sampled_edges / sample.median,
             "sampler_share": sample.median / (sample.median + compute.median),
             "loaded_rss": loaded_rss, "peak_rss": _peak_rss()}
+
+
+def _trim_and_reset_peak() -> int:
+    """Hand freed heap back to the OS (``malloc_trim``), reset the kernel's peak-RSS mark
+    (``/proc/self/clear_refs`` 5) and return the RSS now."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")
+    return _current_rss()
+
+
+def _peak_since_reset() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def child_batch_memory(point: dict) -> dict:
+    """The memory of mini-batch training beyond its setup: after building the task (sampler,
+    evaluation inputs), trim the heap and reset the peak mark, run 10 training steps, and
+    report the peak above that baseline (the step timings come from :func:`child_minibatch`)."""
+    import torch
+
+    from graphsparse.gnn.train import MiniBatch
+    from graphsparse.gnn.train.tasks import make_task
+
+    torch.set_num_threads(1)
+    dataset = _load(point["nodes"], point["degree"])
+    model = _model(point["model"], dataset)
+    task = make_task(model, dataset, None, "remove", None, 0, MiniBatch(BATCH, FANOUT))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
+    baseline = _trim_and_reset_peak()
+    model.train()
+    for step, batch in enumerate(task._node_loader(order)):
+        optimizer.zero_grad()
+        out = task._forward(model, batch)[: batch.batch_size]
+        y = dataset.data.y[batch.n_id[: batch.batch_size]]
+        torch.nn.functional.cross_entropy(out, y).backward()
+        optimizer.step()
+        if step == 9:
+            break
+    return {"setup_rss_trimmed": baseline, "batch_peak_bytes": _peak_since_reset() - baseline}
 
 
 def child_fullbatch(point: dict) -> dict:
@@ -306,6 +355,21 @@ def run_size(results: dict, force: bool, arms: tuple[str, ...] = ("mini", "full"
                                        if not isinstance(v, dict)}), flush=True)
 
 
+def run_batch_memory(results: dict, force: bool) -> None:
+    for nodes, degree in SIZES:
+        for model in MODELS:
+            key = f"mini/{model}/{nodes}"
+            point = results["points"].get(key)
+            if point is None or "failed" in point or ("batch_peak_bytes" in point and not force):
+                continue
+            measured = _run_child([__file__, "--child", "memory",
+                                   json.dumps({"nodes": nodes, "degree": degree,
+                                               "model": model})])
+            point.update(measured)
+            _save(results)
+            print(key, "memory", measured, flush=True)
+
+
 def run_multiprocess(results: dict, force: bool) -> None:
     runs = results.setdefault("multiprocess", {"launches": []})
     if runs["launches"] and not force:
@@ -351,7 +415,8 @@ def run_ddi(results: dict, force: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["all", "size", "sampler", "multiprocess", "ddi"],
+    parser.add_argument("--part", choices=["all", "size", "memory", "sampler", "multiprocess",
+                                           "ddi"],
                         default="all")
     parser.add_argument("--force", action="store_true", help="re-measure saved points")
     parser.add_argument("--arms", default="mini,full",
@@ -370,7 +435,7 @@ def main() -> None:
                 print(json.dumps(out))
             return
         child = {"mini": child_minibatch, "full": child_fullbatch,
-                 "sampler": child_sampler_compare}[kind]
+                 "sampler": child_sampler_compare, "memory": child_batch_memory}[kind]
         print(json.dumps(child(json.loads(point))))
         return
     if args.table:
@@ -386,6 +451,8 @@ def main() -> None:
     print(header_line(start), flush=True)
     if args.part in ("all", "size"):
         run_size(results, args.force, tuple(args.arms.split(",")))
+    if args.part in ("all", "memory"):
+        run_batch_memory(results, args.force)
     if args.part in ("all", "sampler"):
         run_sampler_compare(results, args.force)
     if args.part in ("all", "multiprocess"):
