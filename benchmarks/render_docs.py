@@ -379,20 +379,21 @@ def _scale_parts(env: dict) -> str:
 
 
 def _scale_size_rows(points: dict) -> list[str]:
-    lines = ["| directed edges | model | storage (GiB) | mini: RSS after setup (GiB) | mini: "
-             "training peak above it (GiB) | mini: sampled edges / nodes per step | mini: step (s) | mini: "
-             "epoch (s, extrap.) | full: peak RSS (GiB) | full: epoch (s) |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| directed edges | model | storage (GiB) | mini: process peak RSS (GiB) | mini: "
+             "RSS after setup (GiB) | mini: training peak above it (GiB) | mini: sampled edges "
+             "/ nodes per step | mini: step (s) | mini: epoch (s, extrap.) | full: peak RSS "
+             "(GiB) | full: epoch (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     keys = sorted({(p["nodes"], p["model"]) for p in points.values() if "nodes" in p})
     for nodes, model in keys:
         mini = points.get(f"mini/{model}/{nodes}", {})
         full = points.get(f"full/{model}/{nodes}", {})
         ref = mini or full
         if "failed" in mini or not mini:
-            mini_cells = ["failed" if mini else "—"] + ["—"] * 5
+            mini_cells = ["failed" if mini else "—"] + ["—"] * 6
         else:
             setup = mini.get("setup_rss_trimmed", mini.get("setup_rss", mini["loaded_rss"]))
-            mini_cells = [_gib(setup), _gib(mini.get("batch_peak_bytes")),
+            mini_cells = [_gib(mini["peak_rss"]), _gib(setup), _gib(mini.get("batch_peak_bytes")),
                           f"{mini['sampled_edges_per_step']:,.0f} / "
                           f"{mini.get('sampled_nodes_per_step', 0):,.0f}",
                           f"{mini['step_median_s']:.3f}", f"{mini['epoch_s']:,.1f}"]
@@ -469,8 +470,9 @@ def _scale_bench(result: dict) -> list[str]:
         f"{c.get('fanout')} (graphsparse's CSR sampler), an epoch = every node a seed once "
         f"(extrapolated from 50 timed steps after 3 warm-up), full batch = 5 timed epochs after "
         f"1 warm-up in a child capped at RLIMIT_AS {_gib(c.get('full_limit_bytes'))} GiB; one "
-        f"process per point at 1 thread; full-batch peak RSS = the child's ru_maxrss. Mini-batch "
-        f"memory, measured in a separate child: the RSS after loading and building the task "
+        f"process per point at 1 thread; peak RSS = the child's ru_maxrss (for mini-batch: the "
+        f"timing child, which also holds its 53 drawn batches). Mini-batch memory, measured "
+        f"in a separate child: the RSS after loading and building the task "
         f"(the sampler's CSC, the full-graph evaluation's inputs; heap trimmed), and the peak "
         f"above it over 10 training steps (kernel peak mark reset after setup).", "",
         f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, Python "
