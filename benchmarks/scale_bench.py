@@ -111,13 +111,13 @@ def child_minibatch(point: dict) -> dict:
 
     from _timing import pin, time_batches
     from graphsparse.gnn.train import MiniBatch
-    from graphsparse.gnn.train.tasks import make_task
+    from graphsparse.gnn.train.minibatch import make_minibatch_task
 
     pin(threads=1)
     dataset = _load(point["nodes"], point["degree"])
     loaded_rss = _current_rss()
     model = _model(point["model"], dataset)
-    task = make_task(model, dataset, None, "remove", None, 0, MiniBatch(BATCH, FANOUT))
+    task = make_minibatch_task(model, dataset, None, "remove", 0, MiniBatch(BATCH, FANOUT))
     setup_rss = _current_rss()  # + the sampler's CSC and the full-graph evaluation's inputs
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
@@ -176,12 +176,12 @@ def child_batch_memory(point: dict) -> dict:
     import torch
 
     from graphsparse.gnn.train import MiniBatch
-    from graphsparse.gnn.train.tasks import make_task
+    from graphsparse.gnn.train.minibatch import make_minibatch_task
 
     torch.set_num_threads(1)
     dataset = _load(point["nodes"], point["degree"])
     model = _model(point["model"], dataset)
-    task = make_task(model, dataset, None, "remove", None, 0, MiniBatch(BATCH, FANOUT))
+    task = make_minibatch_task(model, dataset, None, "remove", 0, MiniBatch(BATCH, FANOUT))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
     baseline = _trim_and_reset_peak()

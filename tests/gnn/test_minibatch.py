@@ -17,7 +17,7 @@ from graphsparse.gnn.methods import METHODS
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.train import MiniBatch, train_model, training_settings
 from graphsparse.gnn.train.minibatch import gather_rows
-from graphsparse.gnn.train.tasks import make_task
+from graphsparse.gnn.train.minibatch import make_minibatch_task
 from tests.gnn.test_train import _link_dataset as link_dataset
 
 ALL = [-1, -1]
@@ -65,7 +65,7 @@ def test_fanout_count_must_match_layers(sbm):
 def test_graph_tasks_refuse_neighbour_sampling(sbm):
     ds = dataclasses.replace(sbm, task="graph")
     with pytest.raises(ValueError, match="graph task"):
-        make_task(_model(sbm, "gcn"), ds, None, "remove", None, 0, MiniBatch(8, ALL))
+        make_minibatch_task(_model(sbm, "gcn"), ds, None, "remove", 0, MiniBatch(8, ALL))
 
 
 def test_gather_rows_keeps_sparse_features_sparse():
@@ -109,9 +109,9 @@ def test_masked_minibatch_forward_equals_deleted_edges(sbm, name, kind):
     keep = torch.rand(sbm.data.num_edges, generator=torch.Generator().manual_seed(1)) > 0.4
     nodes = torch.arange(0, sbm.data.num_nodes, 7)
     mask, mode = _mask_of(kind, keep)
-    masked = make_task(model, sbm, mask, mode, None, 0, MiniBatch(64, ALL, "sampled"))
-    plain = make_task(model, _deleted(sbm, keep), None, "remove", None, 0,
-                      MiniBatch(64, ALL, "sampled"))
+    masked = make_minibatch_task(model, sbm, mask, mode, 0, MiniBatch(64, ALL, "sampled"))
+    plain = make_minibatch_task(model, _deleted(sbm, keep), None, "remove", 0,
+                                MiniBatch(64, ALL, "sampled"))
     if masked.gcn_norm is None:  # a soft mask: both with PyG's sampled-degree normalisation
         plain.gcn_norm = None
     got = _seed_outputs(masked, model, nodes)
@@ -128,7 +128,7 @@ def test_gcn_uses_the_kept_graphs_degrees_and_the_sampling_estimator(sbm):
     """Fan-out 3 < degree: the weights of a target's sampled in-edges sum to its full
     normalised in-weight sum times deg/s (Chen et al. 2018, Eq. 3), in expectation exact."""
     model = _model(sbm, "gcn")
-    task = make_task(model, sbm, None, "remove", None, 0, MiniBatch(32, [3, 3]))
+    task = make_minibatch_task(model, sbm, None, "remove", 0, MiniBatch(32, [3, 3]))
     batch = next(iter(task._node_loader(torch.arange(32))))
     edge_index, weights = task.gcn_norm.batch_weights(batch.n_id, batch.edge_index)
     degree = torch.bincount(sbm.data.edge_index[1], minlength=sbm.data.num_nodes).float() + 1
@@ -145,7 +145,7 @@ def test_gcn_uses_the_kept_graphs_degrees_and_the_sampling_estimator(sbm):
 def test_removed_edges_are_never_sampled(sbm):
     keep = torch.rand(sbm.data.num_edges, generator=torch.Generator().manual_seed(2)) > 0.5
     model = _model(sbm, "sage")
-    task = make_task(model, sbm, keep, "remove", None, 0, MiniBatch(50, [3, 3]))
+    task = make_minibatch_task(model, sbm, keep, "remove", 0, MiniBatch(50, [3, 3]))
     seen = torch.cat([b.e_id for b in task._node_loader(torch.arange(1000))])
     assert keep[seen].all() and seen.numel() > 0
 
@@ -153,7 +153,7 @@ def test_removed_edges_are_never_sampled(sbm):
 def test_trainable_mask_gradient_exactly_at_sampled_ids(sbm):
     model = _model(sbm, "sage")
     mask = TrainableEdgeMask(sbm.data.num_edges)
-    task = make_task(model, sbm, mask, "message", None, 0, MiniBatch(16, [4, 4]))
+    task = make_minibatch_task(model, sbm, mask, "message", 0, MiniBatch(16, [4, 4]))
     batch = next(iter(task._node_loader(torch.arange(16))))
     out = task._forward(model, batch)[: batch.batch_size]
     out.square().sum().backward()
@@ -186,7 +186,7 @@ def test_mask_gradients_equal_full_batch_when_batch_covers_all(sbm, name):
         return F.cross_entropy(out[train], sbm.data.y[train])
 
     def mini(mask):
-        task = make_task(model, sbm, mask, "message", None, 0, MiniBatch(train.numel(), ALL))
+        task = make_minibatch_task(model, sbm, mask, "message", 0, MiniBatch(train.numel(), ALL))
         batch = next(iter(task._node_loader(train)))
         out = task._forward(model, batch)[: batch.batch_size]
         return F.cross_entropy(out, sbm.data.y[batch.n_id[: batch.batch_size]])

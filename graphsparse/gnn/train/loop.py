@@ -20,7 +20,7 @@ from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import EpochRecord, TrainHooks, TrainResult, as_hooks
 from graphsparse.gnn.train.inference import timed_inference
 from graphsparse.gnn.train.metrics import better
-from graphsparse.gnn.train.minibatch import MiniBatch
+from graphsparse.gnn.train.minibatch import MiniBatch, make_minibatch_task
 from graphsparse.gnn.train.tasks import Task, make_task
 from graphsparse.masks import loadable_state_dict
 
@@ -143,7 +143,7 @@ def train_model(
         model.to(resolve_device(device))
     with torch.random.fork_rng(devices=_cuda_devices(model)):
         torch.manual_seed(seed)
-        task = make_task(model, dataset, edge_mask, mode, batch_size, seed, minibatch)
+        task = _make_task(model, dataset, edge_mask, mode, batch_size, seed, minibatch)
         groups = param_groups(model, task.edge_parameters(),
                               [p for hook in hook_list for p in hook.parameters()])
         opt = optimizer(groups) if optimizer is not None \
@@ -154,6 +154,14 @@ def train_model(
         _finish(model, task, run, restore_best)
         inference = timed_inference(task, model, inference_repeats) if time_inference else None
     return _result(dataset.metric, run, started, inference, seed, task.evaluation)
+
+
+def _make_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str,
+               batch_size: int | None, seed: int, minibatch: MiniBatch | None) -> Task:
+    """The full-batch task, or with ``minibatch`` the mini-batch one."""
+    if minibatch is None:
+        return make_task(model, dataset, edge_mask, mode, batch_size, seed)
+    return make_minibatch_task(model, dataset, edge_mask, mode, seed, minibatch)
 
 
 def _check_arguments(model: Any, hooks: Any, *, epochs: Any, lr: Any, weight_decay: Any,
@@ -311,8 +319,8 @@ def evaluate(model: nn.Module, dataset: Any, *, edge_mask: Any = None, mode: str
         >>> sorted(evaluate(model, ds, edge_mask=torch.ones(ds.data.num_edges) > 0))
         ['metric', 'test', 'val']
     """
-    task = make_task(model, dataset, edge_mask, mode, batch_size, 0,
-                     _current("minibatch", minibatch))
+    task = _make_task(model, dataset, edge_mask, mode, batch_size, 0,
+                      _current("minibatch", minibatch))
     with task.masked(model):
         val, test = task.evaluate(model)
     return {"metric": dataset.metric, "val": val, "test": test}
@@ -327,7 +335,7 @@ def predict(model: nn.Module, dataset: Any, *, edge_mask: Any = None, mode: str 
         pairs with ``model.decode``); graph task: logits ``[G, T]`` of every graph in dataset
         order (index them with a batch's ``g_id``).
     """
-    task = make_task(model, dataset, edge_mask, mode, batch_size, 0,
-                     _current("minibatch", minibatch))
+    task = _make_task(model, dataset, edge_mask, mode, batch_size, 0,
+                      _current("minibatch", minibatch))
     with task.masked(model):
         return task.predict(model)

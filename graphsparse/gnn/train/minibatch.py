@@ -55,10 +55,17 @@ from graphsparse.gnn.train import distributed
 from graphsparse.gnn.train.hooks import StepContext
 from graphsparse.gnn.train.metrics import task_loss
 from graphsparse.gnn.train.sampled_gcn import GlobalGCNNorm
-from graphsparse.gnn.train.tasks import LinkTask, NodeTask, Task, spmm_propagation
+from graphsparse.devices import model_device
+from graphsparse.gnn.train.tasks import (
+    LinkTask,
+    NodeTask,
+    Task,
+    check_task_inputs,
+    spmm_propagation,
+)
 
 __all__ = ["EVALUATIONS", "FULL_GRAPH_BYTES", "MiniBatch", "MiniBatchLinkTask",
-           "MiniBatchNodeTask", "gather_rows"]
+           "MiniBatchNodeTask", "gather_rows", "make_minibatch_task"]
 
 #: The evaluation choices of :class:`MiniBatch`.
 EVALUATIONS = ("auto", "full-graph", "sampled")
@@ -307,3 +314,20 @@ class MiniBatchLinkTask(_Sampled, LinkTask):
                               self.mask)
             losses.append(self._step(model, optimizer, hooks, ctx, clamp))
         return sum(losses) / max(len(losses), 1)
+
+
+def make_minibatch_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str, seed: int,
+                        minibatch: MiniBatch) -> Task:
+    """The mini-batch task of a node or link ``dataset`` for ``model``'s device under
+    ``edge_mask``/``mode``: the sampler, the seed order and the evaluation draw from generators
+    seeded with ``seed``."""
+    check_task_inputs(model, dataset, None)
+    if not isinstance(minibatch, MiniBatch):
+        raise TypeError(f"minibatch must be a MiniBatch, got {type(minibatch).__name__}")
+    if dataset.task == "graph":
+        raise ValueError("minibatch (neighbour sampling) applies to node and link tasks; "
+                         f"{dataset.name} is a graph task, batched by graphs (batch_size)")
+    task_class = MiniBatchNodeTask if dataset.task == "node" else MiniBatchLinkTask
+    generator = torch.Generator().manual_seed(seed)
+    return task_class(dataset, edge_mask, mode, model_device(model), None, generator,
+                      spmm=spmm_propagation(model), model=model, minibatch=minibatch, seed=seed)

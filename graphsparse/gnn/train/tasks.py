@@ -3,7 +3,8 @@
 A task holds one dataset's data prepared for one model, device and edge mask (see
 :mod:`graphsparse.gnn.train` for the protocols and the edge-mask modes): :class:`NodeTask`
 (full batch), :class:`LinkTask` (OGB's ogbl-ddi recipe with a :class:`NegativeSampler`),
-:class:`GraphTask` (mini-batches of graphs). :func:`make_task` builds the right one;
+:class:`GraphTask` (mini-batches of graphs). :func:`make_task` builds the right one (mini-batch
+tasks: :mod:`graphsparse.gnn.train.minibatch`);
 :func:`spmm_propagation` decides whether node and link tasks feed a GCN a sparse adjacency.
 """
 
@@ -357,32 +358,25 @@ class GraphTask(Task):
 TASKS = {"node": NodeTask, "link": LinkTask, "graph": GraphTask}
 
 
-def make_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str,
-              batch_size: int | None, seed: int, minibatch: Any = None) -> Task:
-    """The task of ``dataset`` prepared for ``model``'s device under ``edge_mask``/``mode``;
-    shuffling and negative sampling draw from a generator seeded with ``seed``. With a
-    :class:`~graphsparse.gnn.train.minibatch.MiniBatch` (node and link tasks), training samples
-    neighbourhoods (:mod:`graphsparse.gnn.train.minibatch`)."""
+def check_task_inputs(model: nn.Module, dataset: Any, batch_size: int | None) -> None:
+    """The checks every task makes of its model, dataset and batch size."""
     check_dataset(dataset)
     if dataset.task == "link" and not callable(getattr(model, "decode", None)):
         raise TypeError("a link-prediction model needs decode(h, pairs) -> logits [P] (build "
                         "it with build_model(..., task='link'))")
     if batch_size is not None:
         check_int(batch_size, "batch_size", low=1)
-    generator = torch.Generator().manual_seed(seed)
-    args = (dataset, edge_mask, mode, model_device(model), batch_size, generator)
-    if minibatch is not None:
-        from graphsparse.gnn.train.minibatch import MiniBatch, MiniBatchLinkTask, MiniBatchNodeTask
 
-        if not isinstance(minibatch, MiniBatch):
-            raise TypeError(f"minibatch must be a MiniBatch, got {type(minibatch).__name__}")
-        if dataset.task == "graph":
-            raise ValueError("minibatch (neighbour sampling) applies to node and link tasks; "
-                             f"{dataset.name} is a graph task, batched by graphs (batch_size)")
-        task_class = MiniBatchNodeTask if dataset.task == "node" else MiniBatchLinkTask
-        return task_class(*args, spmm=spmm_propagation(model), model=model,
-                          minibatch=minibatch, seed=seed)
-    return TASKS[dataset.task](*args, spmm=spmm_propagation(model))
+
+def make_task(model: nn.Module, dataset: Any, edge_mask: Any, mode: str,
+              batch_size: int | None, seed: int) -> Task:
+    """The full-batch task of ``dataset`` prepared for ``model``'s device under
+    ``edge_mask``/``mode``; shuffling and negative sampling draw from a generator seeded with
+    ``seed`` (mini-batch tasks: :func:`graphsparse.gnn.train.minibatch.make_minibatch_task`)."""
+    check_task_inputs(model, dataset, batch_size)
+    generator = torch.Generator().manual_seed(seed)
+    return TASKS[dataset.task](dataset, edge_mask, mode, model_device(model), batch_size,
+                               generator, spmm=spmm_propagation(model))
 
 
 def spmm_propagation(model: nn.Module) -> bool:
