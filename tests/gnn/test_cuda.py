@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from graphsparse.gnn.data import load_dataset
-from graphsparse.gnn.experiment import find_ticket
 from graphsparse.gnn.experiment.sweep import run_sweep
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.train import MiniBatch, train_model
+from tests.gnn.test_minibatch import ticket_counts
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -38,13 +38,8 @@ def test_train_model_on_cuda(sbm, minibatch):
 @pytest.mark.parametrize("method", ["ugs", "teddy", "random", "magnitude", "imp"])
 @pytest.mark.parametrize("minibatch", [None, MiniBatch(128, [5, 5])])
 def test_methods_on_cuda_match_cpu_counts(sbm, method, minibatch):
-    def counts(device):
-        rounds = {"rounds": 2} if method in ("ugs", "imp") else {}
-        ticket = find_ticket(_model(sbm, "sage"), sbm, method=method, graph_sparsity=0.3,
-                             weight_sparsity=0.5, epochs=2, device=device,
-                             minibatch=minibatch, **rounds)
-        return ticket.graph_sparsity["kept"], ticket.weight_sparsity["kept"]
-    assert counts("cuda") == counts("cpu")
+    assert ticket_counts(sbm, method, device="cuda", minibatch=minibatch) \
+        == ticket_counts(sbm, method, device="cpu", minibatch=minibatch)
 
 
 def test_sweep_on_cuda_records_device_and_resumes_from_cpu_checkpoints(tmp_path):

@@ -217,16 +217,19 @@ def test_sampled_evaluation_is_recorded(sbm):
     assert result.evaluation == "sampled" and 0 <= result.test <= 1
 
 
+def ticket_counts(ds, method, **kwargs):
+    """(edges kept, weights kept) of a 2-epoch SAGE ticket at 30% / 50% sparsity."""
+    rounds = {"rounds": 2} if method in ("ugs", "imp") else {}
+    ticket = find_ticket(_model(ds, "sage"), ds, method=method, graph_sparsity=0.3,
+                         weight_sparsity=0.5, epochs=2, progress=False, **rounds, **kwargs)
+    return ticket.graph_sparsity["kept"], ticket.weight_sparsity["kept"]
+
+
 @pytest.mark.parametrize("method", ["teddy", "ugs", "random", "magnitude", "imp", "jaccard",
                                     "adamic_adar"])
 def test_every_method_keeps_the_same_counts_minibatch(sbm, method):
-    def counts(minibatch):
-        rounds = {"rounds": 2} if method in ("ugs", "imp") else {}
-        ticket = find_ticket(_model(sbm, "sage"), sbm, method=method, graph_sparsity=0.3,
-                             weight_sparsity=0.5, epochs=2, progress=False,
-                             minibatch=minibatch, **rounds)
-        return ticket.graph_sparsity["kept"], ticket.weight_sparsity["kept"]
-    assert counts(MiniBatch(128, [5, 5])) == counts(None)
+    assert ticket_counts(sbm, method, minibatch=MiniBatch(128, [5, 5])) \
+        == ticket_counts(sbm, method)
 
 
 def test_ugs_minibatch_round_prunes_global_lowest_values(sbm):
