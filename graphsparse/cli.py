@@ -154,6 +154,7 @@ def _dataset_options(args: argparse.Namespace) -> dict:
 def _glt_run(args: argparse.Namespace) -> int:
     from torch.distributed import DistBackendError
 
+    from graphsparse.fileio import FolderLockedError
     from graphsparse.gnn.experiment.sweep import run_sweep
     from graphsparse.gnn.train import distributed
 
@@ -174,6 +175,8 @@ def _glt_run(args: argparse.Namespace) -> int:
         raise SystemExit(f"graphsparse glt run{_rank_label()}: {e}")
     except OSError as e:  # DatasetNotFoundError, a failed download, an unwritable --out
         raise SystemExit(f"graphsparse glt run{_rank_label()}: {type(e).__name__}: {e}")
+    except FolderLockedError as e:
+        raise SystemExit(f"graphsparse glt run: {e}")
     except (DistBackendError, RuntimeError) as e:
         if distributed.environment_world_size() <= 1:
             raise

@@ -4,6 +4,8 @@
   half-written (the graphsparse file format, :mod:`graphsparse.masks.io`, is written this way).
 * :func:`append_jsonl` / :func:`read_jsonl` — resumable results files: one complete JSON row per
   single ``O_APPEND`` write, read back in order.
+* :func:`exclusive_lock` — one writer per folder: an ``fcntl.flock`` held for a block, the
+  holder's pid written into the lock file.
 
 >>> import os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "rows.jsonl")
@@ -14,12 +16,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write", "append_jsonl", "read_jsonl"]
+__all__ = ["FolderLockedError", "atomic_write", "append_jsonl", "exclusive_lock", "read_jsonl"]
 
 
 def atomic_write(path: str | os.PathLike, write, *, binary: bool = True) -> Path:
@@ -79,3 +84,44 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
         raise ValueError(f"{str(path)!r} does not end with a newline (its last line is "
                          "incomplete); remove the partial line before resuming")
     return rows
+
+
+class FolderLockedError(RuntimeError):
+    """Another process holds the folder's lock (the message names its pid)."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, what: str = "folder") -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``path`` (created if missing) for the block, with this
+    process's pid written into it after acquiring; a second holder fails at once with
+    :class:`FolderLockedError` naming the first one's pid. The kernel releases the lock when its
+    holder dies, so a lock left by a killed process never blocks.
+
+    >>> import tempfile
+    >>> lock = os.path.join(tempfile.mkdtemp(), ".lock")
+    >>> with exclusive_lock(lock):
+    ...     with exclusive_lock(lock):
+    ...         pass
+    Traceback (most recent call last):
+    ...
+    graphsparse.fileio.FolderLockedError: ...
+    """
+    path = Path(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise FolderLockedError(
+                f"{str(path.parent)!r} is in use by another process (pid {holder}, lock "
+                f"{path.name}); wait for it to finish or use another {what}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

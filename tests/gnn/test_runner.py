@@ -6,6 +6,8 @@ mid-search (same rows except timing fields), a different config refused, bad CLI
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -330,6 +332,10 @@ def test_cli_run_and_report(tmp_path, capsys):
      "available: cpu"),
     (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--device", "tpu"],
      "device must be one of auto, cpu, cuda"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--lr", "nan"],
+     "lr must be a finite number > 0"),
+    (["--dataset", "sbm", "--method", "teddy", "--levels", "1", "--weight-decay", "inf"],
+     "weight_decay must be a finite number >= 0"),
 ])
 def test_cli_bad_input(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.setenv("GRAPHSPARSE_OFFLINE", "1")
@@ -393,3 +399,45 @@ def test_committed_config_stays_compatible():
     changed = {**config, "method_options": {"teddy": {"lamb": 10.0}}}
     assert config_differences(stored, changed) == [
         "method_options: {} in the directory vs {'teddy': {'lamb': 10.0}} now"]
+
+
+def test_a_second_run_on_a_folder_in_use_fails_at_once(tmp_path):
+    """Two concurrent `glt run` on one folder: the second exits at once naming the first's
+    pid and writes nothing; the first finishes with each row once."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sweep"
+    args = ["glt", "run", "--dataset", "sbm", "--method", "random,teddy", "--levels", "1-3",
+            "--seeds", "0,1", "--epochs", "30", "--hidden", "8", "--out", str(out),
+            "--no-progress"]
+    first = subprocess.Popen([sys.executable, "-m", "graphsparse", *args],
+                             cwd=Path(__file__).resolve().parents[2], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (out / "config.json").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.stdout.read()
+        time.sleep(0.05)
+    rows_before = len(read_rows(out))
+    with pytest.raises(SystemExit, match=f"in use by another process \\(pid {first.pid}"):
+        main(args)
+    assert first.poll() is None, "the first run ended before the second was refused"
+    assert len(read_rows(out)) >= rows_before
+    output = first.communicate(timeout=240)[0]
+    assert first.returncode == 0, output
+    rows = read_rows(out)
+    assert len(rows) == 2 * (1 + 2 * 3) and len({row_key(r) for r in rows}) == len(rows)
+
+
+def test_run_sweep_refuses_a_locked_folder_before_writing(tmp_path):
+    from graphsparse.fileio import FolderLockedError, exclusive_lock
+
+    out = tmp_path / "sweep"
+    out.mkdir()
+    with exclusive_lock(out / ".lock"):
+        with pytest.raises(FolderLockedError, match=f"pid {os.getpid()}"):
+            run_sweep(out, seeds=[0], **{**TINY, "methods": ["random"], "levels": [1]})
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    rows = run_sweep(out, seeds=[0], **{**TINY, "methods": ["random"], "levels": [1]})
+    assert len(rows) == 2  # the lock is released with its holder

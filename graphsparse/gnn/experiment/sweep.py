@@ -30,18 +30,19 @@ teacher's epochs and seconds are added to every TEDDY row.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from graphsparse.checks import check_int, check_int_list, check_known
+from graphsparse.checks import check_float, check_int, check_int_list, check_known
 from graphsparse.devices import resolve_device
-from graphsparse.fileio import append_jsonl, atomic_write, read_jsonl
+from graphsparse.fileio import append_jsonl, atomic_write, exclusive_lock, read_jsonl
 from graphsparse.gnn.data import LoadedDataset, load_dataset
 from graphsparse.gnn.edges import mask_graph
 from graphsparse.gnn.experiment.cells import Cell, CellContext, plan_cells, run_cell
@@ -57,6 +58,7 @@ __all__ = ["CONFIG_DEFAULTS", "CONFIG_FILE", "ConfigMismatchError", "RESULTS_FIL
 CONFIG_FILE = "config.json"
 RESULTS_FILE = "results.jsonl"
 CHECKPOINTS = "checkpoints"
+LOCK_FILE = ".lock"
 #: The value of every config key added after the first sweeps were stored: a stored config
 #: without the key was run with this value.
 CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}, "minibatch": None, "world_size": 1}
@@ -95,7 +97,7 @@ def config_differences(stored: dict[str, Any], current: dict[str, Any],
 def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
     """Write ``config.json`` (first run) or refuse a different one (nothing is written)."""
     path = out_dir / CONFIG_FILE
-    normalised = json.loads(json.dumps(config, sort_keys=True))
+    normalised = json.loads(json.dumps(config, sort_keys=True, allow_nan=False))
     if not path.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: f.write(json.dumps(normalised, indent=2, sort_keys=True)
@@ -222,6 +224,8 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
                                      weight_sparsity=weight_sparsity, rounds=rounds)
     for name, value in (("epochs", epochs), ("hidden", hidden), ("num_layers", num_layers)):
         check_int(value, name, low=1)
+    lr = check_float(lr, "lr", low=0.0, open_low=True)
+    weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
     minibatch = _minibatch(batch_size, num_neighbors, evaluation, num_layers)
     device = _device(device)
     loaded = load_dataset(dataset, data_root, split_seed=split_seed, **(dataset_options or {}))
@@ -236,19 +240,41 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
                           num_layers=num_layers, train=train, weight_scope=weight_scope,
                           method_options=method_options or {}, minibatch=minibatch)
     out_dir = Path(out_dir)
-    if distributed.is_writer():
-        _check_config(out_dir, config)
-    distributed.barrier()
-    context = CellContext(
+    with _writer_lock(out_dir):
+        if distributed.is_writer():
+            _check_config(out_dir, config)
+        distributed.barrier()
+        _run_cells(out_dir, plan_cells(methods, targets, seeds, dense),
+                   _context(loaded, config, model, model_kwargs, weight_scope, train,
+                            method_options, out_dir, device, minibatch),
+                   progress and distributed.is_writer(), on_row)
+    return read_rows(out_dir)
+
+
+def _context(loaded: LoadedDataset, config: dict[str, Any], model: str,
+             model_kwargs: dict[str, Any], weight_scope: str | None, train: dict[str, Any],
+             method_options: dict[str, dict[str, Any]] | None, out_dir: Path,
+             device: torch.device, minibatch: MiniBatch | None) -> CellContext:
+    """What every cell of the sweep shares."""
+    return CellContext(
         dataset=loaded, graph=mask_graph(loaded),
         identity={"dataset": config["dataset"], "split_seed": config["split_seed"],
                   "model": model},
         model_name=model, model_kwargs=model_kwargs, weight_scope=weight_scope, train=train,
         method_options=method_options or {}, checkpoint_dir=out_dir / CHECKPOINTS,
         device=device, minibatch=minibatch)
-    _run_cells(out_dir, plan_cells(methods, targets, seeds, dense), context,
-               progress and distributed.is_writer(), on_row)
-    return read_rows(out_dir)
+
+
+@contextlib.contextmanager
+def _writer_lock(out_dir: Path) -> Iterator[None]:
+    """The output folder's one-writer lock (``DIR/.lock``), taken by the writing process (rank
+    0 under torchrun) for the whole run; a second run on the folder fails at once."""
+    if not distributed.is_writer():
+        yield
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out_dir / LOCK_FILE, "output directory"):
+        yield
 
 
 def _minibatch(batch_size: int | None, num_neighbors: Sequence[int] | None, evaluation: str,
