@@ -501,3 +501,29 @@ def test_bad_inputs(sbm):
                                                                   dtype=torch.bool)})
     with pytest.raises(ValueError, match="already carries weight masks"):
         random_ticket(masked, sbm, graph_targets=[0.1], weight_targets=[0.1], **FAST)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_a_corrupt_dense_cache_is_retrained_with_a_notice(sbm, tmp_path, damage):
+    """The dense run (the baseline row and TEDDY's teacher) is cached per seed; a damaged cache
+    file is trained again, with a warning, and gives the same run as an intact one."""
+    from graphsparse.gnn.methods import TrainConfig
+    from graphsparse.gnn.methods.dense import train_dense
+
+    config = TrainConfig(epochs=3, seed=0)
+    first, result = train_dense(_gcn(sbm), sbm, config, checkpoint_dir=tmp_path)
+    path = tmp_path / "dense-seed0.pt"
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        del data[len(data) // 2:]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="unreadable.*training it again"):
+        again, rerun = train_dense(_gcn(sbm), sbm, config, checkpoint_dir=tmp_path)
+    assert rerun.test == result.test and rerun.best_epoch == result.best_epoch
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                 again.state_dict().values()))
+    cached, _ = train_dense(_gcn(sbm), sbm, config, checkpoint_dir=tmp_path)  # rewritten
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(),
+                                                 cached.state_dict().values()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from graphsparse.gnn.methods._common import SearchResult, epoch_hooks, initial_s
 from graphsparse.gnn.methods.base import LevelResult, Method, OnEpoch, OnLevel, TrainConfig
 from graphsparse.gnn.train import EpochRecord, TrainResult, distributed, train_model
 from graphsparse.masks import load_file, named_tensors, save_file
+from graphsparse.masks.io import CorruptFileError
 
 __all__ = ["DENSE", "DenseMethod", "state_digest", "train_dense"]
 
@@ -71,6 +73,18 @@ def _result_from_dict(record: dict[str, Any]) -> TrainResult:
                        history=[EpochRecord(**r) for r in record["history"]])
 
 
+def _read_cache(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The cached dense run at ``path`` if it is this run's; a corrupt file (truncated,
+    checksum mismatch, another kind) is retrained and overwritten, with a notice."""
+    try:
+        payload, _ = load_file(path, _KIND)
+    except CorruptFileError as e:
+        warnings.warn(f"the cached dense run {str(path)!r} is unreadable ({e}); training it "
+                      "again", stacklevel=3)
+        return None
+    return payload if payload["key"] == key else None
+
+
 def train_dense(model: nn.Module, dataset: Any, train_config: TrainConfig, *,
                 on_epoch: OnEpoch | None = None,
                 checkpoint_dir: str | Path | None = None) -> tuple[nn.Module, TrainResult]:
@@ -85,10 +99,10 @@ def train_dense(model: nn.Module, dataset: Any, train_config: TrainConfig, *,
         Path(checkpoint_dir) / f"dense-seed{train_config.seed}.pt"
     trained = copy.deepcopy(model)
     if path is not None and path.exists():
-        payload, _ = load_file(path, _KIND)
-        if payload["key"] == key:
-            trained.load_state_dict(payload["state"])
-            return trained, _result_from_dict(payload["result"])
+        cached = _read_cache(path, key)
+        if cached is not None:
+            trained.load_state_dict(cached["state"])
+            return trained, _result_from_dict(cached["result"])
     with train_config.settings():
         result = train_model(trained, dataset, hooks=epoch_hooks(on_epoch), desc="dense",
                              **train_config.kwargs())
