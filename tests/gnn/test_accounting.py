@@ -69,8 +69,11 @@ def test_directed_detection_and_primary_count():
     r = count_graph_sparsity(HAND)  # 1->2 has no reverse: directed
     assert r.primary == "directed" and r.scope == "directed edges, self-loops excluded"
     assert (r.kept, r.total) == (6, 6)
-    r = count_graph_sparsity(PATH, torch.tensor([1.0, 0.5, 0.0, 0.0]))  # float: non-zero = kept
+    r = count_graph_sparsity(PATH, torch.tensor([1.0, 1.0, 0.0, 0.0]))  # float 0/1 masks count
     assert r.primary == "undirected" and (r.kept, r.total, r.sparsity) == (1, 2, 0.5)
+    for soft in (0.5, float("nan")):  # a soft or NaN mask has no kept count
+        with pytest.raises(ValueError, match="edge_mask must be binary"):
+            count_graph_sparsity(PATH, torch.tensor([1.0, soft, 0.0, 0.0]))
 
 
 def test_trainable_mask_counts_its_binary_state():
@@ -254,3 +257,15 @@ def test_macs_link_and_graph_models_run():
     r = graph_macs(mol, x, PATH, attr, torch.zeros(3, dtype=torch.long), edge_mask=HALF)
     # two GINE layers (7·4 + 3·4·4, masked 5·4 + 48) and the head 1·4·1
     assert (r.dense, r.masked) == (2 * (28 + 48) + 4, 2 * (20 + 48) + 4)
+
+
+@pytest.mark.parametrize("function", ["count", "tie", "random", "jaccard"])
+def test_negative_edge_ids_are_rejected(function):
+    from graphsparse.gnn.edges import count_graph_sparsity, tie_directions
+    from graphsparse.gnn.edges.scores import jaccard_score, random_score
+
+    bad = torch.tensor([[0, -1], [1, 0]])
+    call = {"count": count_graph_sparsity, "tie": tie_directions, "random": random_score,
+            "jaccard": jaccard_score}[function]
+    with pytest.raises(ValueError, match=r"entries must lie in \[0, 2\)"):
+        call(bad)

@@ -131,7 +131,8 @@ def mask_graph(dataset: Any) -> MaskGraph:
 
 
 def _kept_edges(mask: Any, num_edges: int) -> Tensor:
-    """A mask over edge ids as a bool tensor ``[E]`` (float: non-zero = kept)."""
+    """A binary mask over edge ids as a bool tensor ``[E]``: bool, or values in {0, 1} (a soft or
+    NaN mask has no kept count and raises ``ValueError``)."""
     if isinstance(mask, TrainableEdgeMask):
         mask = mask.kept_edges()
     if not isinstance(mask, Tensor) or mask.dim() != 1:
@@ -140,7 +141,12 @@ def _kept_edges(mask: Any, num_edges: int) -> Tensor:
     if mask.numel() != num_edges:
         raise ValueError(f"edge_mask has {mask.numel()} entries but the graph has {num_edges} "
                          "edges")
-    return mask.detach().cpu() != 0
+    mask = mask.detach().cpu()
+    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+        odd = mask[(mask != 0) & (mask != 1)][0].item()
+        raise ValueError(f"edge_mask must be binary to count kept edges (bool, or values in "
+                         f"{{0, 1}}); got a value {odd!r} — threshold a soft mask first")
+    return mask != 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,7 +212,7 @@ def count_graph_sparsity(graph: Any, edge_mask: Any = None, *, num_nodes: int | 
     Args:
         graph: an ``edge_index`` ``[2, E]``, a :class:`MaskGraph` or a ``LoadedDataset``
             (its :func:`mask_graph`; for graph tasks all graphs together).
-        edge_mask: ``[E]`` bool (True = kept) or float (non-zero = kept), a
+        edge_mask: ``[E]`` bool (True = kept) or 0/1 values (soft or NaN values raise), a
             :class:`~graphsparse.gnn.edges.TrainableEdgeMask` (its binary ``kept``
             state), or None (all kept).
         num_nodes: nodes of an ``edge_index`` graph (default ``max + 1``).

@@ -194,6 +194,7 @@ def tie_directions(edge_index: Tensor, num_nodes: int | None = None, *,
         if int(num_nodes) < n:
             raise ValueError(f"num_nodes={num_nodes} is smaller than edge_index.max() + 1 = {n}")
         n = int(num_nodes)
+    check_edge_index(edge_index, max(n, 1))  # node ids in [0, n): no negative ids
     row, col = edge_index[0].long(), edge_index[1].long()
     if not directed:
         row, col = torch.minimum(row, col), torch.maximum(row, col)

@@ -14,6 +14,7 @@ Without a process group every function is the single-process identity.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterable
 
@@ -66,7 +67,16 @@ def init_from_environment(device: torch.device) -> bool:
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
+        # leave the group cleanly at exit: a gloo group torn down by the interpreter's exit can
+        # abort a rank ("terminate called without an active exception"), failing the run
+        atexit.register(_leave)
     return active()
+
+
+def _leave() -> None:
+    """Destroy the process group this module created (at interpreter exit)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(items: Tensor, *, what: str = "seed nodes") -> Tensor:
