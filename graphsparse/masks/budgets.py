@@ -32,8 +32,9 @@ def erdos_renyi_density(shape: Sequence[int], epsilon: float) -> float:
     """
     if len(shape) < 2:
         raise ValueError(f"the ER density needs a shape (n_out, n_in, ...), got {tuple(shape)}")
+    epsilon = check_float(epsilon, "epsilon", low=0.0)  # finite, >= 0
     n_out, n_in = int(shape[0]), int(shape[1])
-    return float(epsilon) * (n_in + n_out) / (n_in * n_out)
+    return epsilon * (n_in + n_out) / (n_in * n_out)
 
 
 def _numel(shape: Sequence[int]) -> int:

@@ -108,3 +108,11 @@ def test_bad_inputs():
         layer_densities({"a": (0, 3)}, density=0.5)
     with pytest.raises(ValueError, match=r"epsilon must be a finite number > 0"):
         layer_densities(MLP, epsilon=-1, method="er")
+
+
+@pytest.mark.parametrize("epsilon", [-1.0, float("nan"), float("inf")])
+def test_er_density_rejects_negative_and_non_finite_epsilon(epsilon):
+    from graphsparse.masks import erdos_renyi_density
+
+    with pytest.raises(ValueError, match="epsilon must be a finite number >= 0"):
+        erdos_renyi_density((10, 10), epsilon)

@@ -414,3 +414,11 @@ def test_hooks_fallback_leaves_batchnorm_statistics_and_modes_alone():
         trace_model(model, torch.randn(8, 4) * 5 + 3)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training and model.bn.training and not model.b.training
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_from_masks_rejects_non_finite_entries(bad):
+    mask = torch.ones(3, 2)
+    mask[1, 0] = bad
+    with pytest.raises(ValueError, match="non-finite values"):
+        NetworkGraph.from_masks({"fc": mask})

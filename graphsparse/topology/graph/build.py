@@ -167,6 +167,9 @@ def _block_from_array(raw: Any, *, name: str, src: int, label: str) -> Block:
         raise ValueError(f"{label} has shape {tuple(arr.shape)}: every layer width must be >= 1")
     if arr.dtype != bool and not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{label} must be boolean or numeric, got dtype {arr.dtype}")
+    if arr.dtype != bool and not np.isfinite(arr).all():
+        raise ValueError(f"{label} holds non-finite values (NaN or inf): a numeric mask or weight "
+                         "array gives an edge at every non-zero, finite entry")
     if arr.ndim == 4:
         t = torch.from_numpy(np.ascontiguousarray(arr))
         weight = t if arr.dtype != bool else t.to(torch.float32)
