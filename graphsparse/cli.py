@@ -37,6 +37,21 @@ def _device(args: argparse.Namespace, command: str):
         raise SystemExit(f"graphsparse {command}: --device: {e}")
 
 
+def _check_out_folder(out: str, command: str) -> None:
+    """``SystemExit`` unless the folder ``--out`` goes into exists and is writable (checked
+    before any training, so a typo does not cost the run)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(out).expanduser().absolute().parent
+    if not folder.is_dir():
+        raise SystemExit(f"graphsparse {command}: --out {out!r}: folder {str(folder)!r} does not "
+                         "exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SystemExit(f"graphsparse {command}: --out {out!r}: folder {str(folder)!r} is not "
+                         "writable")
+
+
 def _mlp(args: argparse.Namespace) -> int:
     import json
 
@@ -45,6 +60,7 @@ def _mlp(args: argparse.Namespace) -> int:
     if (args.density is None) == (args.epsilon is None):
         raise SystemExit("graphsparse mlp: give exactly one of --density or --epsilon")
     device = _device(args, "mlp")                   # before anything is written
+    _check_out_folder(args.out, "mlp")
     kwargs = {}
     if args.topology == "scale_free":
         kwargs = {"gamma": args.gamma, "side": args.side}

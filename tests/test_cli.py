@@ -79,3 +79,28 @@ def test_readme_cli_lines_work(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert {"num_nodes", "num_edges", "density", "dead_neurons", "effective_sparsity",
             "num_components", "layers"} <= set(report)
+
+
+MLP_TRAIN = ["mlp", "--widths", "64,16,10", "--density", "0.5", "--train", "digits",
+             "--epochs", "1"]
+
+
+def test_mlp_out_into_a_missing_folder_fails_before_training(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        main([*MLP_TRAIN, "--out", str(tmp_path / "missing" / "m.pt")])
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_mlp_out_into_an_unwritable_folder_fails_before_training(tmp_path):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # running as a user who writes anywhere (root)
+            pytest.skip("this user can write into a read-only folder")
+        with pytest.raises(SystemExit, match="not writable"):
+            main([*MLP_TRAIN, "--out", str(locked / "m.pt")])
+    finally:
+        locked.chmod(0o700)
