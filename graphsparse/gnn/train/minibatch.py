@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.nn import MessagePassing
@@ -61,6 +60,7 @@ from graphsparse.gnn.train.tasks import (
     NodeTask,
     Task,
     check_task_inputs,
+    link_loss,
     spmm_propagation,
 )
 
@@ -210,19 +210,26 @@ class _Sampled:
         with self._batch_mask(model, batch.e_id):
             return model(x, edge_index)
 
-    def _node_loader(self, seeds: Tensor, generator_seed: int | None = None) -> Any:
+    def _node_loader(self, seeds: Tensor) -> Any:
         from torch_geometric.loader import NodeLoader
 
-        if generator_seed is not None:  # a fresh, seeded draw (evaluation)
-            self.sampler = self._reseeded(generator_seed)
         return NodeLoader(self.loader_data, node_sampler=self.sampler, input_nodes=seeds,
                           batch_size=self.minibatch.batch_size, shuffle=False)
 
-    def _reseeded(self, seed: int) -> Any:
+    @contextlib.contextmanager
+    def _evaluation_draws(self) -> Iterator[None]:
+        """The sampler draws from ``eval_seed`` in the block, and its training state is put
+        back afterwards (PyG's backends draw from the global RNG, forked by the trainer)."""
         generator = getattr(self.sampler, "generator", None)
-        if isinstance(generator, torch.Generator):
-            generator.manual_seed(seed)
-        return self.sampler
+        if not isinstance(generator, torch.Generator):
+            yield
+            return
+        state = generator.get_state()
+        generator.manual_seed(self.eval_seed)
+        try:
+            yield
+        finally:
+            generator.set_state(state)
 
     @torch.no_grad()
     def predict(self, model: nn.Module) -> Tensor:
@@ -237,14 +244,9 @@ class _Sampled:
     def sampled_outputs(self, model: nn.Module, nodes: Tensor) -> Tensor:
         """Outputs of ``nodes`` from sampled neighbourhoods, batch by batch (eval mode)."""
         model.eval()
-        state = self.sampler.generator.get_state() \
-            if isinstance(getattr(self.sampler, "generator", None), torch.Generator) else None
-        outs = []
-        for batch in self._node_loader(nodes, generator_seed=self.eval_seed):
-            outs.append(self._forward(model, batch)[: batch.batch_size])
-        if state is not None:  # evaluation does not change the training draws
-            self.sampler.generator.set_state(state)
-        return torch.cat(outs)
+        with self._evaluation_draws():
+            return torch.cat([self._forward(model, batch)[: batch.batch_size]
+                              for batch in self._node_loader(nodes)])
 
 
 class MiniBatchNodeTask(_Sampled, NodeTask):
@@ -279,6 +281,8 @@ class MiniBatchNodeTask(_Sampled, NodeTask):
 class MiniBatchLinkTask(_Sampled, LinkTask):
     """Link prediction on sampled mini-batches of positive edges with PyG's binary negatives."""
 
+    own_negatives = False
+
     def __init__(self, *args: Any, model: nn.Module, minibatch: MiniBatch, seed: int,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -304,9 +308,7 @@ class MiniBatchLinkTask(_Sampled, LinkTask):
             label_index = batch.edge_label_index.to(self.device)
             out = distributed.unwrap(model).decode(h, label_index)
             target = batch.edge_label.to(out.dtype).to(self.device)
-            pos = target > 0
-            loss = F.binary_cross_entropy_with_logits(out[pos], target[pos]) \
-                + F.binary_cross_entropy_with_logits(out[~pos], target[~pos])
+            loss = link_loss(out, int((target > 0).sum()))  # PyG puts the positives first
             global_pairs = batch.n_id.to(self.device)[label_index]
             ctx = StepContext(model, "link", epoch, step, out, target, loss,
                               {"edge_index": batch.edge_index, "pairs": global_pairs,

@@ -212,7 +212,19 @@ class NegativeSampler:
         return torch.cat(chunks, 1)
 
 
+def link_loss(out: Tensor, num_positive: int) -> Tensor:
+    """``BCE(positives, 1) + BCE(negatives, 0)`` (means) of pair logits ``out`` holding the
+    ``num_positive`` positive pairs first, then the negatives."""
+    return F.binary_cross_entropy_with_logits(out[:num_positive],
+                                              out.new_ones(num_positive)) \
+        + F.binary_cross_entropy_with_logits(out[num_positive:],
+                                             out.new_zeros(out.numel() - num_positive))
+
+
 class LinkTask(Task):
+    #: whether the task draws its own negative pairs (a mini-batch task takes PyG's instead)
+    own_negatives = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         data, split = self.dataset.data, self.dataset.split
@@ -225,8 +237,9 @@ class LinkTask(Task):
                            else self.kept_edge_index).to(self.device)
         self.propagate = self.graph_input(self.edge_index, int(data.num_nodes))
         self.pos_train = split["train"]["edge"].t().contiguous()
-        known = torch.cat([data.edge_index.cpu(), self.pos_train], 1)
-        self.negatives = NegativeSampler(known, int(data.num_nodes), self.generator)
+        if self.own_negatives:
+            known = torch.cat([data.edge_index.cpu(), self.pos_train], 1)
+            self.negatives = NegativeSampler(known, int(data.num_nodes), self.generator)
         self.pairs = {}
         for part in ("valid", "test"):
             if "edge_neg" not in split[part]:
@@ -246,8 +259,7 @@ class LinkTask(Task):
             out = distributed.unwrap(model).decode(h, pairs)
             n = pos.size(1)
             target = torch.cat([out.new_ones(n), out.new_zeros(pairs.size(1) - n)])
-            loss = F.binary_cross_entropy_with_logits(out[:n], target[:n]) \
-                + F.binary_cross_entropy_with_logits(out[n:], target[n:])
+            loss = link_loss(out, n)
             ctx = StepContext(model, "link", epoch, step, out, target, loss,
                               {"x": self.x, "edge_index": self.edge_index, "pairs": pairs,
                                "embeddings": h}, self.mask)
