@@ -106,21 +106,36 @@ def _model(name: str, dataset):
                        num_layers=2)
 
 
-def child_minibatch(point: dict) -> dict:
+def _minibatch_setup(dataset, model_name: str):
+    """``(model, task, optimizer, seed order, step)`` of a point's mini-batch training, where
+    ``step(batch)`` runs one training step on a drawn batch."""
     import torch
 
-    from _timing import pin, time_batches
     from graphsparse.gnn.train import MiniBatch
     from graphsparse.gnn.train.minibatch import make_minibatch_task
+
+    model = _model(model_name, dataset)
+    task = make_minibatch_task(model, dataset, None, "remove", 0, MiniBatch(BATCH, FANOUT))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
+
+    def step(batch) -> None:
+        optimizer.zero_grad()
+        out = task._forward(model, batch)[: batch.batch_size]
+        y = dataset.data.y[batch.n_id[: batch.batch_size]]
+        torch.nn.functional.cross_entropy(out, y).backward()
+        optimizer.step()
+    return model, task, order, step
+
+
+def child_minibatch(point: dict) -> dict:
+    from _timing import pin, time_batches
 
     pin(threads=1)
     dataset = _load(point["nodes"], point["degree"])
     loaded_rss = _current_rss()
-    model = _model(point["model"], dataset)
-    task = make_minibatch_task(model, dataset, None, "remove", 0, MiniBatch(BATCH, FANOUT))
+    model, task, order, train_step = _minibatch_setup(dataset, point["model"])
     setup_rss = _current_rss()  # + the sampler's CSC and the full-graph evaluation's inputs
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
 
     def endless():  # small graphs have fewer than 53 batches per epoch: start another
         while True:
@@ -131,16 +146,8 @@ def child_minibatch(point: dict) -> dict:
     sampled_edges = sum(b.edge_index.size(1) for b in drawn[3:]) / 50
     sampled_nodes = sum(b.n_id.numel() for b in drawn[3:]) / 50
     cached = iter(drawn)
-
-    def step(i: int) -> None:
-        batch = next(cached)
-        optimizer.zero_grad()
-        out = task._forward(model, batch)[: batch.batch_size]
-        loss = torch.nn.functional.cross_entropy(out, dataset.data.y[batch.n_id[: batch.batch_size]])
-        loss.backward()
-        optimizer.step()
     model.train()
-    compute = time_batches(step, batches=50, warmup=3)
+    compute = time_batches(lambda i: train_step(next(cached)), batches=50, warmup=3)
     steps_per_epoch = math.ceil(dataset.data.num_nodes / BATCH)
     return {"sample": sample.to_dict(), "compute": compute.to_dict(),
             "step_median_s": sample.median + compute.median,
@@ -175,23 +182,13 @@ def child_batch_memory(point: dict) -> dict:
     report the peak above that baseline (the step timings come from :func:`child_minibatch`)."""
     import torch
 
-    from graphsparse.gnn.train import MiniBatch
-    from graphsparse.gnn.train.minibatch import make_minibatch_task
-
     torch.set_num_threads(1)
     dataset = _load(point["nodes"], point["degree"])
-    model = _model(point["model"], dataset)
-    task = make_minibatch_task(model, dataset, None, "remove", 0, MiniBatch(BATCH, FANOUT))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    order = torch.randperm(dataset.data.num_nodes, generator=torch.Generator().manual_seed(0))
+    model, task, order, train_step = _minibatch_setup(dataset, point["model"])
     baseline = _trim_and_reset_peak()
     model.train()
     for step, batch in enumerate(task._node_loader(order)):
-        optimizer.zero_grad()
-        out = task._forward(model, batch)[: batch.batch_size]
-        y = dataset.data.y[batch.n_id[: batch.batch_size]]
-        torch.nn.functional.cross_entropy(out, y).backward()
-        optimizer.step()
+        train_step(batch)
         if step == 9:
             break
     return {"setup_rss_trimmed": baseline, "batch_peak_bytes": _peak_since_reset() - baseline}
