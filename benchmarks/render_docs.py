@@ -506,7 +506,14 @@ def _scale_ddi(ddi: dict | None) -> list[str]:
             f"{ddi['extrapolated_200_epochs_h']:.1f} h (from the fastest epoch) |"]
 
 
+def _sweep_bench(result: dict) -> list[str]:
+    from sweep_bench import table
+
+    return table(result)
+
+
 RENDERERS = {"scale_bench": _scale_bench, "kernel_bench": _kernel_bench,
+             "sweep_bench": _sweep_bench,
              "masks_bench": _masks_bench,
              "topology_bench": _topology_bench, "gnn_bench": _gnn_bench}
 

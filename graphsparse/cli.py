@@ -186,7 +186,8 @@ def _glt_run(args: argparse.Namespace) -> int:
                          weight_sparsity=args.weight_sparsity, rounds=args.rounds,
                          device=args.device, batch_size=args.batch_size,
                          num_neighbors=args.num_neighbors, evaluation=args.evaluation,
-                         dataset_options=_dataset_options(args))
+                         dataset_options=_dataset_options(args), threads=args.threads,
+                         workers=args.workers, scheduler=args.scheduler)
     except ValueError as e:
         raise SystemExit(f"graphsparse glt run{_rank_label()}: {e}")
     except OSError as e:  # DatasetNotFoundError, a failed download, an unwritable --out
@@ -306,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--weight-scope", choices=["linear", "all"],
                      help="weight-sparsity scope (default: each method's own)")
     run.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-progress", action="store_true",
+                     help="no progress bar, status line or ogb processing bars")
     run.add_argument("--device", default="auto",
                      help="auto (CUDA when available), cpu, cuda or cuda:N")
     run.add_argument("--batch-size", type=int,
@@ -316,6 +318,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fan-out per layer for neighbour sampling, e.g. 15,10 (-1 = all)")
     run.add_argument("--evaluation", default="auto", choices=["auto", "full-graph", "sampled"],
                      help="mini-batch evaluation: the whole graph at once or sampled batches")
+    run.add_argument("--threads", type=int, default=1,
+                     help="torch threads per cell, in-process and on Dask workers (default 1)")
+    run.add_argument("--workers", type=int,
+                     help="run the cells on a local Dask cluster of N single-threaded worker "
+                          "processes (this process stays the only writer)")
+    run.add_argument("--scheduler",
+                     help="run the cells on a running Dask cluster, e.g. tcp://HOST:PORT "
+                          "(workers must share the data root and --out)")
     run.add_argument("--sbm-nodes", type=int, help="--dataset sbm: number of nodes")
     run.add_argument("--sbm-degree", type=float,
                      help="--dataset sbm: expected average degree")

@@ -15,7 +15,8 @@ recounting anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from graphsparse.gnn.methods import DENSE, LevelResult, TrainConfig, get_method
 from graphsparse.gnn.models import build_model
 from graphsparse.gnn.train import EpochRecord, MiniBatch, distributed
 
-__all__ = ["Cell", "CellContext", "plan_cells", "run_cell"]
+__all__ = ["Cell", "CellContext", "plan_cells", "run_cell", "torch_threads"]
 
 @dataclass(frozen=True)
 class Cell:
@@ -80,6 +81,8 @@ class CellContext:
         checkpoint_dir: the sweep's ``checkpoints/`` folder (None: nothing kept).
         on_epoch: called as ``on_epoch(cell, record)`` after every epoch (progress).
         device: where every run trains; minibatch: mini-batch settings (None: full batch).
+        threads: torch's intra-op thread count while a cell runs (None: leave it as it is);
+            a sweep fixes it so that in-process and distributed rows are identical.
     """
 
     dataset: Any
@@ -94,6 +97,7 @@ class CellContext:
     on_epoch: Callable[[Cell, EpochRecord], None] | None = None
     device: torch.device = torch.device("cpu")
     minibatch: MiniBatch | None = None
+    threads: int | None = None
 
     def initial_model(self, seed: int) -> nn.Module:
         """The seed's θ₀: ``torch.manual_seed(seed)``, then ``build_model``."""
@@ -134,9 +138,26 @@ def run_cell(cell: Cell, context: CellContext,
 
     on_epoch = None if context.on_epoch is None else \
         (lambda record: context.on_epoch(cell, record))
-    method.search(template, context.dataset, cell.targets, scope=context.weight_scope,
-                  train_config=TrainConfig(seed=cell.seed, device=context.device,
-                                           minibatch=context.minibatch, **context.train),
-                  method_options=context.method_options.get(cell.method), on_level=on_level,
-                  on_epoch=on_epoch, checkpoint_dir=context.checkpoint_dir)
+    with torch_threads(context.threads):
+        method.search(template, context.dataset, cell.targets, scope=context.weight_scope,
+                      train_config=TrainConfig(seed=cell.seed, device=context.device,
+                                               minibatch=context.minibatch, **context.train),
+                      method_options=context.method_options.get(cell.method),
+                      on_level=on_level, on_epoch=on_epoch,
+                      checkpoint_dir=context.checkpoint_dir)
     return rows
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Within the block torch uses ``threads`` intra-op threads (None: unchanged); the previous
+    count is restored after."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -46,6 +46,10 @@ from graphsparse.fileio import append_jsonl, atomic_write, exclusive_lock, read_
 from graphsparse.gnn.data import LoadedDataset, load_dataset
 from graphsparse.gnn.edges import mask_graph
 from graphsparse.gnn.experiment.cells import Cell, CellContext, plan_cells, run_cell
+from graphsparse.gnn.experiment.dask_cells import (SweepRecipe, check_cluster_arguments,
+                                                   dask_client, run_cells_on_dask)
+from graphsparse.gnn.experiment.progress import (CellStatus, SweepProgress, cell_label,
+                                                 quiet_library_bars)
 from graphsparse.gnn.experiment.rows import TIMING_FIELDS, row_key
 from graphsparse.gnn.experiment.targets import Targets
 from graphsparse.gnn.methods import DEFAULT_SCOPES, METHODS, check_scope, get_method
@@ -169,7 +173,9 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
               on_row: Callable[[dict[str, Any]], None] | None = None,
               device: str | torch.device | None = "auto", batch_size: int | None = None,
               num_neighbors: Sequence[int] | None = None, evaluation: str = "auto",
-              dataset_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+              dataset_options: dict[str, Any] | None = None, threads: int = 1,
+              workers: int | None = None, scheduler: str | None = None,
+              client: Any = None) -> list[dict[str, Any]]:
     """Run (or resume) a sweep in ``out_dir`` (see the module documentation).
 
     Args:
@@ -204,6 +210,14 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
             (:mod:`graphsparse.gnn.train.minibatch`).
         dataset_options: further :func:`~graphsparse.gnn.data.load_dataset` options (e.g.
             ``{"sbm_nodes": 2_000_000, "sbm_degree": 20}``), recorded in the config.
+        threads: torch's intra-op threads per cell (int >= 1), the same in-process and on
+            Dask workers, so that both give identical rows.
+        workers: run the cells on a Dask ``LocalCluster`` of this many single-threaded worker
+            processes (:mod:`~graphsparse.gnn.experiment.dask_cells`); None: in this process.
+        scheduler: run the cells on the running Dask cluster at this address
+            (``tcp://HOST:PORT``), whose workers share the data root and ``out_dir``.
+        client: run the cells through this ``distributed.Client`` (not closed here).
+            At most one of ``workers``, ``scheduler`` and ``client``; none under torchrun.
 
     Returns:
         Every row of ``results.jsonl`` after the sweep, in file order.
@@ -227,8 +241,12 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
     lr = check_float(lr, "lr", low=0.0, open_low=True)
     weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
     minibatch = _minibatch(batch_size, num_neighbors, evaluation, num_layers)
+    check_int(threads, "threads", low=1)
+    _check_cluster(workers, scheduler, client)
     device = _device(device)
-    loaded = load_dataset(dataset, data_root, split_seed=split_seed, **(dataset_options or {}))
+    with quiet_library_bars(not progress):
+        loaded = load_dataset(dataset, data_root, split_seed=split_seed,
+                              **(dataset_options or {}))
     if minibatch is not None:
         _check_world_size(loaded)
     model_kwargs = {"hidden": hidden, "num_layers": num_layers, **(model_options or {})}
@@ -240,21 +258,24 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
                           num_layers=num_layers, train=train, weight_scope=weight_scope,
                           method_options=method_options or {}, minibatch=minibatch)
     out_dir = Path(out_dir)
+    context = _context(loaded, config, model, model_kwargs, weight_scope, train,
+                       method_options, out_dir, device, minibatch, threads)
+    cluster = None if (workers, scheduler, client) == (None, None, None) else \
+        (client, _recipe(context, dataset, data_root, split_seed, dataset_options, progress),
+         workers, scheduler)
     with _writer_lock(out_dir):
         if distributed.is_writer():
             _check_config(out_dir, config)
         distributed.barrier()
-        _run_cells(out_dir, plan_cells(methods, targets, seeds, dense),
-                   _context(loaded, config, model, model_kwargs, weight_scope, train,
-                            method_options, out_dir, device, minibatch),
-                   progress and distributed.is_writer(), on_row)
+        _run_cells(out_dir, plan_cells(methods, targets, seeds, dense), context,
+                   progress and distributed.is_writer(), on_row, cluster)
     return read_rows(out_dir)
 
 
 def _context(loaded: LoadedDataset, config: dict[str, Any], model: str,
              model_kwargs: dict[str, Any], weight_scope: str | None, train: dict[str, Any],
              method_options: dict[str, dict[str, Any]] | None, out_dir: Path,
-             device: torch.device, minibatch: MiniBatch | None) -> CellContext:
+             device: torch.device, minibatch: MiniBatch | None, threads: int) -> CellContext:
     """What every cell of the sweep shares."""
     return CellContext(
         dataset=loaded, graph=mask_graph(loaded),
@@ -262,7 +283,32 @@ def _context(loaded: LoadedDataset, config: dict[str, Any], model: str,
                   "model": model},
         model_name=model, model_kwargs=model_kwargs, weight_scope=weight_scope, train=train,
         method_options=method_options or {}, checkpoint_dir=out_dir / CHECKPOINTS,
-        device=device, minibatch=minibatch)
+        device=device, minibatch=minibatch, threads=threads)
+
+
+def _recipe(context: CellContext, dataset: str, data_root: str | os.PathLike | None,
+            split_seed: int, dataset_options: dict[str, Any] | None,
+            progress: bool) -> SweepRecipe:
+    """What Dask workers rebuild ``context`` from (absolute paths: workers may run elsewhere)."""
+    return SweepRecipe(
+        dataset=dataset, data_root=None if data_root is None else str(Path(data_root).resolve()),
+        split_seed=split_seed, dataset_options=dict(dataset_options or {}),
+        identity=context.identity, model_name=context.model_name,
+        model_kwargs=context.model_kwargs, weight_scope=context.weight_scope,
+        train=context.train, method_options=context.method_options,
+        checkpoint_dir=str(Path(context.checkpoint_dir).resolve()),
+        device=str(context.device), minibatch=context.minibatch, threads=context.threads,
+        progress=progress)
+
+
+def _check_cluster(workers: int | None, scheduler: str | None, client: Any) -> None:
+    """The Dask arguments, checked; refused under torchrun (one or the other distributes)."""
+    check_cluster_arguments(workers, scheduler, client)
+    if (workers, scheduler, client) != (None, None, None) \
+            and distributed.environment_world_size() > 1:
+        raise ValueError("workers/scheduler/client (Dask) cannot be combined with torchrun: "
+                         "run the sweep's cells on Dask workers, or one cell at a time on "
+                         "torchrun's processes, not both")
 
 
 @contextlib.contextmanager
@@ -319,35 +365,51 @@ def _device(device: str | torch.device | None) -> torch.device:
 
 
 def _run_cells(out_dir: Path, cells: list[Cell], context: CellContext, progress: bool,
-               on_row: Callable[[dict[str, Any]], None] | None) -> None:
-    """Run the cells in order in this process; append each new row once."""
-    from tqdm.auto import tqdm
-
+               on_row: Callable[[dict[str, Any]], None] | None,
+               cluster: tuple[Any, SweepRecipe, int | None, str | None] | None) -> None:
+    """Run the cells that still have a row to write — in order in this process, or on Dask
+    when ``cluster`` is ``(client, recipe, workers, scheduler)`` — and append each new row
+    once (the writer alone)."""
     done = distributed.from_writer(
         {row_key(row) for row in read_rows(out_dir)} if distributed.is_writer() else None)
     planned = [key for cell in cells for key in context.row_keys(cell)]
-    bar = tqdm(total=len(planned), initial=sum(key in done for key in planned),
-               desc=f"glt {context.identity['dataset']}", unit="row", disable=not progress)
+    todo = [cell for cell in cells if not all(key in done for key in context.row_keys(cell))]
+    bar = SweepProgress(len(planned), sum(key in done for key in planned),
+                        f"glt {context.identity['dataset']}", enabled=progress)
 
     def write(row: dict[str, Any]) -> None:  # rows reach here on the writer (rank 0) only
         if row_key(row) in done:
             return
         append_jsonl(out_dir / RESULTS_FILE, row)
         done.add(row_key(row))
-        bar.update(1)
+        bar.row_written()
         if on_row is not None:
             on_row(row)
 
-    def show_epoch(cell: Cell, record: Any) -> None:
-        val = "" if record.val is None else f" val {record.val:.4f}"
-        bar.set_postfix_str(f"{cell.method} seed {cell.seed} epoch {record.epoch}/"
-                            f"{context.train['epochs']}{val}", refresh=False)
-
-    context = replace(context, on_epoch=show_epoch if progress else None)
     try:
-        for cell in cells:
-            if all(key in done for key in context.row_keys(cell)):
-                continue
-            run_cell(cell, context, on_row=write)
+        if cluster is None:
+            _run_in_process(todo, context, bar if progress else None, write)
+            return
+        client, recipe, workers, scheduler = cluster
+        with contextlib.nullcontext(client) if client is not None \
+                else dask_client(workers, scheduler) as dask:
+            run_cells_on_dask(dask, todo, recipe, write, bar)
     finally:
         bar.close()
+
+
+def _run_in_process(cells: list[Cell], context: CellContext, progress: SweepProgress | None,
+                    write: Callable[[dict[str, Any]], None]) -> None:
+    """Run ``cells`` one after another here, showing each one's status line."""
+    for cell in cells:
+        label = cell_label(cell)
+        status = CellStatus(label, context.train["epochs"])
+
+        def show(_cell: Cell, record: Any, status: CellStatus = status) -> None:
+            status.update(record)
+            progress.show(status.label, status.text())
+
+        run_cell(cell, replace(context, on_epoch=show if progress is not None else None),
+                 on_row=write)
+        if progress is not None:
+            progress.cell_done(label)

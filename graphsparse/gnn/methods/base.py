@@ -92,6 +92,9 @@ class Method:
     """
 
     iterative = False
+    #: True when the method reads the seed's cached dense run (TEDDY's teacher): a distributed
+    #: sweep starts its cells after the seed's dense cell.
+    uses_dense_run = False
 
     def __init__(self, name: str, function: Callable[..., SearchResult], default_scope: str,
                  **fixed: Any) -> None:
