@@ -3,8 +3,12 @@
 A sweep trains, for every seed, the dense baseline (``method="dense"``, level 0) and for every
 method the tickets of its :class:`~graphsparse.gnn.experiment.targets.Targets` (a grid of levels
 or direct sparsities). It is a list of independent cells
-(:func:`~graphsparse.gnn.experiment.cells.plan_cells`) run one after another by
-:func:`~graphsparse.gnn.experiment.cells.run_cell`; this module owns the folder. Files in
+(:func:`~graphsparse.gnn.experiment.cells.plan_cells`) run by
+:func:`~graphsparse.gnn.experiment.cells.run_cell` one after another in this process, or as
+tasks on ``dask.distributed`` workers (``workers``, ``scheduler`` or ``client``;
+:mod:`~graphsparse.gnn.experiment.dask_cells`), every cell at ``threads`` torch threads so that
+both give identical rows. This module owns the folder: this process (rank 0 under torchrun,
+the driver under Dask) holds its lock (``DIR/.lock``) and is its only writer. Files in
 ``out_dir``:
 
 * ``config.json`` — what every row shares: dataset, split, model (name, depth, width, full
@@ -197,7 +201,8 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         method_options: ``{method: {option: value}}``, e.g. ``{"teddy": {"lamb": 10.0}}``;
             recorded in ``config.json``.
         dense: also record the dense baseline (level 0) per seed.
-        progress: show a bar over the rows with the running cell's epoch.
+        progress: show a bar over the rows and a status line of the running cells (epoch,
+            best validation metric) on stderr; False also silences ogb's processing bars.
         on_row: called with each row after it is appended (e.g. to stop a sweep early).
         device: where every run trains: ``"auto"`` (CUDA when available), ``"cpu"``,
             ``"cuda"``, ``"cuda:N"`` (:func:`graphsparse.devices.resolve_device`); under
