@@ -34,6 +34,7 @@ selection, timing, :class:`TrainHooks` for methods), :func:`evaluate`, :func:`pr
 from graphsparse.gnn.accounting import WEIGHT_SCOPES, count_weight_sparsity, sparsity_summary
 from graphsparse.gnn.cost import counting_edge_mask, graph_macs
 from graphsparse.gnn.data import (
+    DatasetCorruptError,
     DatasetNotFoundError,
     LoadedDataset,
     available_datasets,
@@ -110,6 +111,7 @@ __all__ = [
     "message_rule",
     "register_conv",
     "tie_directions",
+    "DatasetCorruptError",
     "DatasetNotFoundError",
     "LoadedDataset",
     "available_datasets",

@@ -1,6 +1,7 @@
 """What a dataset is: :class:`LoadedDataset` (what :func:`~graphsparse.gnn.data.load_dataset`
-returns), :class:`DatasetNotFoundError` (the offline rule's error) and :class:`Spec` (how one
-dataset of the registry is loaded)."""
+returns), :class:`DatasetNotFoundError` (the offline rule's error, missing raw files, a failed
+download), :class:`DatasetCorruptError` (raw files that cannot be read or do not agree) and
+:class:`Spec` (how one dataset of the registry is loaded)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any, Literal
 import torch
 from torch_geometric.data import Data
 
-__all__ = ["DatasetNotFoundError", "FeatureLayout", "LoadedDataset", "Spec", "Target", "Task"]
+__all__ = ["DatasetCorruptError", "DatasetNotFoundError", "FeatureLayout", "LoadedDataset", "Spec",
+           "Target", "Task"]
 
 Task = Literal["node", "link", "graph"]
 Target = Literal["multiclass", "binary", "regression", "link"]
@@ -22,7 +24,22 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset's raw files are not under the data root and may not be downloaded.
 
     Raised by :func:`~graphsparse.gnn.data.load_dataset`; the message names the dataset, the
-    data root, each expected path and the rule that forbade the download.
+    data root, each expected path and the rule that forbade the download. Also raised when a
+    data root that does not exist may not be downloaded into, and when a download fails (the
+    message then says what failed and where to place the raw files).
+    """
+
+
+class DatasetCorruptError(ValueError):
+    """A dataset's raw files are present but unreadable (truncated or corrupt) or do not agree.
+
+    Raised by :func:`~graphsparse.gnn.data.load_dataset` for the OGB datasets when a raw table
+    (``raw/*.csv.gz``, ``split/*``) cannot be decompressed or parsed, holds non-numeric values,
+    or has a row count that does not match the others (node features vs the node counts, edges
+    and edge features vs the edge counts, labels vs the graphs or nodes). The message names the
+    file by its path under the *data root* (never the cache mirror's symlink) and says what to
+    replace. A :class:`ValueError` (bad input data, like :class:`json.JSONDecodeError` and
+    pandas' parser errors), so callers that report bad input values report it too.
     """
 
 

@@ -63,12 +63,14 @@ def mirror_lock(mirror: Path) -> Iterator[None]:
 
 
 def link_entries(source: Path, mirror: Path) -> None:
-    """Make ``mirror`` hold a symlink to every entry of ``source`` except ``processed``.
+    """Make ``mirror`` hold a symlink to every entry of ``source`` except ``processed`` (and
+    names starting with ``.graphsparse``, which are the mirror's own files).
 
     Existing correct links are kept, links to entries ``source`` no longer has are removed, and
     each new link is created under a temporary name and renamed into place.
     """
-    wanted = {entry.name: entry for entry in source.iterdir() if entry.name != "processed"}
+    wanted = {entry.name: entry for entry in source.iterdir()
+              if entry.name != "processed" and not entry.name.startswith(".graphsparse")}
     for entry in mirror.iterdir():
         if entry.is_symlink() and entry.name not in wanted:
             entry.unlink()

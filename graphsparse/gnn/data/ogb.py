@@ -20,7 +20,13 @@ OGB quirks handled
 Downloads (where :func:`graphsparse.paths.downloads_allowed`): graphsparse fetches the dataset's
 zip from the URL in ogb's ``master.csv`` with ogb's own ``download_url``/``extract_zip`` into
 ``<root>/ogb/`` (extracted beside the target and renamed into place, so a failed download leaves
-nothing half-written); ogb's "download more than 1 GB?" prompt is never shown.
+nothing half-written; the folders created for it are removed again and
+:class:`~graphsparse.gnn.data.DatasetNotFoundError` says what failed); ogb's "download more than
+1 GB?" prompt is never shown.
+
+Integrity: the dataset folder's files are checked to be present, readable and of matching row
+counts (:mod:`~graphsparse.gnn.data.ogb_checks`), and the mirror's processed file is rebuilt
+when the raw files change (:mod:`~graphsparse.gnn.data.freshness`).
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ from graphsparse.gnn.data.dataset import (
     Spec,
     Target,
 )
+from graphsparse.gnn.data.download import download_failed, make_folders, remove_folders
 from graphsparse.gnn.data.features import arrange_features, layout_name
+from graphsparse.gnn.data.freshness import fresh_processed
 from graphsparse.gnn.data.mirror import (
     link_entries,
     mirror_base,
@@ -54,6 +62,7 @@ from graphsparse.gnn.data.mirror import (
     no_download_reason,
     refusing_download,
 )
+from graphsparse.gnn.data.ogb_checks import check_ogb_files, checked_ogb_reads
 from graphsparse.gnn.data.splits import index_to_mask, set_node_split
 
 __all__ = ["load_ogb"]
@@ -130,21 +139,31 @@ def _ogb_prompts_refused(key: str) -> Iterator[None]:
         yield
 
 
-def _download_ogb(key: str, meta: dict[str, str], ogb_root: Path, destination: Path) -> None:
-    """Fetch and extract OGB's zip for ``key`` into ``destination`` (all or nothing)."""
+def _download_ogb(key: str, meta: dict[str, str], root: Path, ogb_root: Path,
+                  destination: Path) -> None:
+    """Fetch and extract OGB's zip for ``key`` into ``destination`` (all or nothing).
+
+    If anything fails, the scratch folder and the folders created for it (``<root>/ogb``, even
+    ``root`` itself) are removed and :class:`DatasetNotFoundError` says what failed and where
+    to place the dataset folder instead.
+    """
     from ogb.utils import url as ogb_url
 
-    ogb_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=ogb_root, prefix=".download-") as scratch:
-        archive = ogb_url.download_url(meta["url"], scratch)
-        ogb_url.extract_zip(archive, scratch)
-        extracted = Path(scratch) / meta["download_name"]
-        if not extracted.is_dir():
-            raise RuntimeError(
-                f"dataset {key!r}: the archive {meta['url']} did not contain the folder "
-                f"{meta['download_name']!r}"
-            )
-        os.rename(extracted, destination)
+    created = make_folders(ogb_root)
+    try:
+        with tempfile.TemporaryDirectory(dir=ogb_root, prefix=".download-") as scratch:
+            archive = ogb_url.download_url(meta["url"], scratch)
+            ogb_url.extract_zip(archive, scratch)
+            extracted = Path(scratch) / meta["download_name"]
+            if not extracted.is_dir():
+                raise RuntimeError(f"the archive did not contain the folder "
+                                   f"{meta['download_name']!r}")
+            os.rename(extracted, destination)
+    except BaseException as error:
+        remove_folders(created)
+        if not isinstance(error, Exception):
+            raise
+        raise download_failed(key, root, [destination], meta["url"], error) from error
 
 
 def _ogb_source(key: str, meta: dict[str, str], root: Path, dir_name: str) -> Path:
@@ -159,7 +178,7 @@ def _ogb_source(key: str, meta: dict[str, str], root: Path, dir_name: str) -> Pa
     if not source.is_dir():
         if not paths.downloads_allowed(root):
             raise DatasetNotFoundError(missing_message(key, root, [source], reason))
-        _download_ogb(key, meta, ogb_root, source)
+        _download_ogb(key, meta, root, ogb_root, source)
     release = source / f"RELEASE_v{meta['version']}.txt"
     if not release.is_file():
         raise DatasetNotFoundError(
@@ -179,11 +198,12 @@ def load_ogb(key: str, spec: Spec, root: Path, feature_layout: FeatureLayout) ->
             "dataset (use 'auto' or 'dense')"
         )
     meta = _ogb_meta(key)
-    package, _ = _ogb_modules(spec.family)
+    package, dataset_module = _ogb_modules(spec.family)
     loader = getattr(package, {"ogbn": "PygNodePropPredDataset", "ogbl": "PygLinkPropPredDataset",
                                "ogbg": "PygGraphPropPredDataset"}[spec.family])
     dir_name = Path(spec.dataset_dir).name
     source = _ogb_source(key, meta, root, dir_name)
+    check_ogb_files(key, meta, spec.family, root, source)
     mirror_root = mirror_base(root) / "ogb"
     mirror = mirror_root / dir_name
     with mirror_lock(mirror), ExitStack() as stack:
@@ -194,7 +214,9 @@ def load_ogb(key: str, spec: Spec, root: Path, feature_layout: FeatureLayout) ->
             loader, "download", refusing_download(
                 key, root, source, mirror,
                 f"The OGB folder {source} is incomplete; replace it with a complete copy.")))
-        with warnings.catch_warnings():
+        stack.enter_context(checked_ogb_reads(key, meta, loader, dataset_module, root, source,
+                                              mirror))
+        with fresh_processed(key, source, mirror), warnings.catch_warnings():
             # ogb's graph reader hands read-only numpy arrays to torch.from_numpy.
             warnings.filterwarnings("ignore", message=".*not writable.*", category=UserWarning)
             with torch.serialization.safe_globals(_ogb_processed_globals()):

@@ -1,5 +1,10 @@
 """Loading the PyG datasets of the registry (Planetoid, Amazon, Coauthor, WebKB, Actor and the
-heterophilous sets) through a cache mirror, with their public, provided or random split."""
+heterophilous sets) through a cache mirror, with their public, provided or random split.
+
+The mirror's processed files are rebuilt when the raw files change
+(:mod:`~graphsparse.gnn.data.freshness`); a failed download removes what it created and raises
+:class:`~graphsparse.gnn.data.DatasetNotFoundError` (:mod:`~graphsparse.gnn.data.download`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from unittest import mock
 
 from graphsparse import paths
 from graphsparse.gnn.data.dataset import DatasetNotFoundError, FeatureLayout, LoadedDataset, Spec
+from graphsparse.gnn.data.download import make_folders, remove_folders, reporting_download
 from graphsparse.gnn.data.features import arrange_features
+from graphsparse.gnn.data.freshness import fresh_processed
 from graphsparse.gnn.data.mirror import (
     link_entries,
     mirror_base,
@@ -46,16 +53,20 @@ def load_pyg(key: str, spec: Spec, root: Path, split_seed: int, split_index: int
     mirror = mirror_base(root) / spec.dataset_dir
     allowed = paths.downloads_allowed(root)
     reason = no_download_reason(root)
-    if not (source / "raw").is_dir():
-        if not allowed:
-            raise DatasetNotFoundError(missing_message(key, root, [source / "raw"], reason))
-        (source / "raw").mkdir(parents=True, exist_ok=True)
+    if not (source / "raw").is_dir() and not allowed:
+        raise DatasetNotFoundError(missing_message(key, root, [source / "raw"], reason))
     with mirror_lock(mirror), ExitStack() as stack:
-        link_entries(source, mirror)
-        if not allowed:
-            stack.enter_context(mock.patch.object(
-                loader, "download", refusing_download(key, root, source, mirror, reason)))
-        dataset = loader(str(mirror_base(root) / spec.loader_dir), **kwargs)
+        created = make_folders(source / "raw") if allowed else []
+        try:
+            link_entries(source, mirror)
+        except BaseException:
+            remove_folders(created)
+            raise
+        download = (reporting_download(loader.download, key, root, source, mirror, created)
+                    if allowed else refusing_download(key, root, source, mirror, reason))
+        stack.enter_context(mock.patch.object(loader, "download", download))
+        with fresh_processed(key, source, mirror):
+            dataset = loader(str(mirror_base(root) / spec.loader_dir), **kwargs)
     data = dataset[0]
 
     if spec.split == "public":

@@ -9,6 +9,7 @@ from pathlib import Path
 from graphsparse import paths
 from graphsparse.checks import check_choice, check_int
 from graphsparse.gnn.data.dataset import FeatureLayout, LoadedDataset, Spec
+from graphsparse.gnn.data.download import check_data_root
 from graphsparse.gnn.data.features import FEATURE_LAYOUTS
 from graphsparse.gnn.data.ogb import load_ogb
 from graphsparse.gnn.data.pyg import load_pyg
@@ -138,8 +139,12 @@ def load_dataset(
             ``sbm_nodes``/``sbm_degree`` given for a dataset other than ``"sbm"``.
         TypeError: a ``name`` that is not a str, a ``split_seed``, ``split_index`` or
             ``sbm_nodes`` that is not an int, an ``sbm_degree`` that is not a number.
-        DatasetNotFoundError: raw files missing and downloads not allowed, or an OGB folder
-            without its ``RELEASE_v*.txt``.
+        DatasetNotFoundError: raw files missing (or a data root that does not exist) and
+            downloads not allowed, a failed download (what failed, where to place the files),
+            or an OGB folder without its ``RELEASE_v*.txt`` or its split folder.
+        DatasetCorruptError: an OGB raw or split file that is truncated, corrupt or
+            non-numeric, or raw tables whose row counts disagree (the message names the file
+            under the data root).
 
     Example:
         >>> ds = load_dataset("sbm", split_seed=1)
@@ -172,6 +177,7 @@ def load_dataset(
         return load_sbm(split_seed, feature_layout, nodes=sbm_nodes, degree=sbm_degree)
     spec = _SPECS[key]
     data_root = paths.data_root() if root is None else Path(root).expanduser().absolute()
+    check_data_root(key, data_root)
     if spec.family in ("ogbn", "ogbl", "ogbg"):
         return load_ogb(key, spec, data_root, feature_layout)
     return load_pyg(key, spec, data_root, split_seed, split_index, feature_layout)
