@@ -18,16 +18,21 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 import torch
+from torch import nn
 
 __all__ = [
     "ROUNDING_EPS",
     "as_generator",
+    "check_binary_mask",
     "check_bool",
     "check_choice",
     "check_density",
@@ -38,10 +43,12 @@ __all__ = [
     "check_int_list",
     "check_known",
     "check_mask_dict",
+    "check_not_meta",
     "check_same_keys_and_shapes",
     "check_scores",
     "check_sparsity",
     "check_tensor_dict",
+    "refuses_meta",
 ]
 
 # Tolerance used by the library-wide rounding rule: a tensor of n entries at sparsity s keeps
@@ -176,8 +183,8 @@ def check_known(value: Any, kind: str, known: Iterable[str]) -> str:
 
 def check_edge_index(edge_index: Any, num_nodes: int | None = None,
                      name: str = "edge_index") -> torch.Tensor:
-    """A dense ``[2, E]`` integer tensor of edge ids; with ``num_nodes``, every index in
-    ``[0, num_nodes)``.
+    """A dense ``[2, E]`` integer tensor of edge ids with data (not on the meta device); with
+    ``num_nodes``, every index in ``[0, num_nodes)`` (without, no value is read).
 
     >>> check_edge_index(torch.tensor([[0, 1], [1, 0]]), 2).shape
     torch.Size([2, 2])
@@ -190,6 +197,7 @@ def check_edge_index(edge_index: Any, num_nodes: int | None = None,
                         + " — sparse adjacency inputs carry no edge ids")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise ValueError(f"{name} must have shape [2, E], got {tuple(edge_index.shape)}")
+    check_not_meta(edge_index, name)
     dtype = edge_index.dtype
     if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
         raise TypeError(f"{name} must be an integer tensor, got dtype {edge_index.dtype}")
@@ -219,8 +227,9 @@ def check_tensor_dict(tensors: Any, name: str) -> dict[str, torch.Tensor]:
 
 
 def check_scores(scores: Any, name: str = "scores") -> dict[str, torch.Tensor]:
-    """A score dict: non-empty, real-valued tensors, every entry finite."""
-    scores = check_tensor_dict(scores, name)
+    """A score dict: non-empty, real-valued tensors with data (not on the meta device), every
+    entry finite."""
+    scores = check_not_meta(check_tensor_dict(scores, name), name)
     for key, tensor in scores.items():
         if tensor.dtype == torch.bool or tensor.is_complex():
             raise TypeError(f"{name}[{key!r}] must be a real-valued tensor, got dtype "
@@ -234,13 +243,115 @@ def check_scores(scores: Any, name: str = "scores") -> dict[str, torch.Tensor]:
 
 
 def check_mask_dict(masks: Any, name: str = "masks") -> dict[str, torch.Tensor]:
-    """A mask dict: non-empty mapping of str to ``torch.bool`` tensors."""
-    masks = check_tensor_dict(masks, name)
+    """A mask dict: non-empty mapping of str to ``torch.bool`` tensors with data (not on the meta
+    device)."""
+    masks = check_not_meta(check_tensor_dict(masks, name), name)
     for key, mask in masks.items():
         if mask.dtype != torch.bool:
             raise TypeError(f"{name}[{key!r}] must be a torch.bool tensor, got dtype {mask.dtype} "
                             "(convert with `.bool()` after checking it holds only 0/1)")
     return masks
+
+
+def check_binary_mask(mask: Any, name: str) -> torch.Tensor:
+    """A mask whose kept entries can be counted, as ``torch.bool`` (True = kept): ``torch.bool``,
+    or real values that are all exactly 0 or 1. A soft mask (a value strictly between 0 and 1,
+    or any other value) or a NaN entry has no kept count and raises ``ValueError``; nothing is
+    rounded or thresholded.
+
+    >>> check_binary_mask(torch.tensor([1.0, 0.0]), "edge_mask").tolist()
+    [True, False]
+    >>> check_binary_mask(torch.tensor([1.0, 0.5]), "edge_mask")
+    Traceback (most recent call last):
+    ...
+    ValueError: edge_mask must be binary to count kept entries (bool, or values in {0, 1}); ...
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor (bool, or values in {{0, 1}}), got "
+                        f"{type(mask).__name__}")
+    check_not_meta(mask, name)
+    if mask.dtype == torch.bool:
+        return mask
+    if mask.is_complex():
+        raise TypeError(f"{name} must be bool or real-valued, got dtype {mask.dtype}")
+    values = mask.detach()
+    odd = (values != 0) & (values != 1)
+    if bool(odd.any()):
+        raise ValueError(f"{name} must be binary to count kept entries (bool, or values in "
+                         f"{{0, 1}}); {int(odd.sum())} entries are not, e.g. "
+                         f"{values[odd][0].item()!r} — threshold a soft mask first "
+                         "(e.g. mask > 0.5)")
+    return values != 0
+
+
+_META_HINT = "materialise it first, e.g. model.to_empty(device='cpu') and load weights"
+
+
+def check_not_meta(value: Any, name: str) -> Any:
+    """``value`` if it holds data: a tensor not on torch's meta device, a module none of whose
+    parameters and buffers is, or a mapping none of whose tensor values is (anything else is
+    returned unchanged). A meta tensor (e.g. of a model built under ``with
+    torch.device("meta")``) has a shape but no values to count, score or save: ``ValueError``.
+
+    >>> check_not_meta(torch.zeros(2), "scores").tolist()
+    [0.0, 0.0]
+    >>> check_not_meta(torch.empty(2, device="meta"), "scores")
+    Traceback (most recent call last):
+    ...
+    ValueError: scores is on the meta device (no data); materialise it first, e.g. ...
+    """
+    if isinstance(value, torch.Tensor):
+        if value.is_meta:
+            raise ValueError(f"{name} is on the meta device (no data); {_META_HINT}")
+    elif isinstance(value, nn.Module):
+        for part, tensor in chain(value.named_parameters(), value.named_buffers()):
+            if tensor.is_meta:
+                raise ValueError(f"{name} has tensors on the meta device (no data), e.g. "
+                                 f"{part!r}; {_META_HINT}")
+    elif isinstance(value, Mapping):
+        for key, tensor in value.items():
+            if isinstance(tensor, torch.Tensor) and tensor.is_meta:
+                raise ValueError(f"{name}[{key!r}] is on the meta device (no data); "
+                                 f"{_META_HINT}")
+    return value
+
+
+def refuses_meta(*names: str) -> Callable[[Callable], Callable]:
+    """Decorator (a precondition, networkx style): before the function runs, each argument
+    named in ``names`` is checked with :func:`check_not_meta` under its own name. For public
+    functions that read the values of a model or tensor they are given.
+
+    >>> @refuses_meta("model")
+    ... def count(model):
+    ...     return sum(int(p.count_nonzero()) for p in model.parameters())
+    >>> with torch.device("meta"):
+    ...     lin = torch.nn.Linear(2, 2)
+    >>> count(lin)
+    Traceback (most recent call last):
+    ...
+    ValueError: model has tensors on the meta device (no data), e.g. 'weight'; materialise ...
+    """
+    def decorate(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+        unknown = [n for n in names if n not in signature.parameters]
+        if unknown:
+            raise TypeError(f"refuses_meta names {unknown}, which {function.__qualname__} does "
+                            "not take")
+
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            try:
+                arguments = signature.bind(*args, **kwargs).arguments
+            except TypeError:  # wrong call: the function's own error
+                arguments = {}
+            for n in names:
+                if n in arguments:
+                    check_not_meta(arguments[n], n)
+            return function(*args, **kwargs)
+
+        return checked
+
+    return decorate
 
 
 def check_same_keys_and_shapes(first: Mapping, second: Mapping, first_name: str,

@@ -16,6 +16,9 @@ decoders and heads (``GCNConv.lin``, ``GATConv.lin``, ``SAGEConv.lin_l/lin_r``, 
 UGS's count. ``"all"`` — every parameter — TEDDY's count. Kept entries are the mask's count for
 a masked tensor and the non-zero count otherwise.
 
+Only values are counted: a model on the meta device (no data) and an attached mask that is not
+binary (a soft or NaN mask buffer) raise ``ValueError`` instead of giving a number.
+
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from typing import Any
 
 from torch import nn
 
+from graphsparse.checks import check_binary_mask, refuses_meta
 from graphsparse.gnn.edges.graph import count_graph_sparsity
-from graphsparse.masks import SparsityReport, sparsity_report
+from graphsparse.masks import SparsityReport, masks_of, sparsity_report
 
 __all__ = [
     "WEIGHT_SCOPES",
@@ -42,13 +46,15 @@ WEIGHT_SCOPES: dict[str, str] = {
 }
 
 
+@refuses_meta("model")
 def count_weight_sparsity(model: nn.Module,
                           scope: str | Callable = "linear") -> SparsityReport:
     """Weight sparsity of ``model`` over a declared scope (:data:`WEIGHT_SCOPES`).
 
     Args:
-        model: any module; masks attached with :func:`graphsparse.masks.attach` are counted by
-            their masks, other tensors by their non-zeros.
+        model: any module with data (not on the meta device); masks attached with
+            :func:`graphsparse.masks.attach` are counted by their masks (which must be binary:
+            a soft or NaN mask buffer raises ``ValueError``), other tensors by their non-zeros.
         scope: ``"linear"`` (UGS), ``"all"`` (TEDDY) or a predicate ``(name, owner, tensor) ->
             bool``.
 
@@ -65,6 +71,8 @@ def count_weight_sparsity(model: nn.Module,
     if not callable(scope) and scope not in WEIGHT_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(map(repr, WEIGHT_SCOPES))} or a "
                          f"predicate (name, owner, tensor) -> bool; got {scope!r}")
+    for name, mask in masks_of(model).items():
+        check_binary_mask(mask, f"the mask of {name!r}")
     return sparsity_report(model, scope)
 
 

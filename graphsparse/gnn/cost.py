@@ -88,6 +88,9 @@ def counting_edge_mask(edge_mask: Any) -> Iterator[None]:
     if not isinstance(edge_mask, Tensor) or edge_mask.dim() != 1:
         raise ValueError("edge_mask must be a 1-D tensor over edge ids or a TrainableEdgeMask, "
                          f"got {type(edge_mask).__name__}")
+    if edge_mask.is_floating_point() and not bool(torch.isfinite(edge_mask).all()):
+        raise ValueError("edge_mask must be finite (bool, or floats with non-zero = kept); it "
+                         "holds NaN or infinite entries")
     token = _COUNTED_MASK.set(edge_mask.detach() != 0)
     try:
         yield

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from graphsparse.checks import check_mask_dict
+from graphsparse.checks import check_binary_mask, check_mask_dict, refuses_meta
 
 __all__ = [
     "BinaryMask",
@@ -288,8 +288,10 @@ def load_masked(module: nn.Module, state_dict: Mapping[str, torch.Tensor], stric
         prefix, tname = m.group("prefix"), m.group("tname")
         name = f"{prefix}.{tname}" if prefix else tname
         (masks if m.group("kind") == "mask" else values)[name] = t
-    binary = {n: m.bool() for n, m in masks.items() if n not in values}
-    trainable = {n: masks[n].bool() for n in values}
+    binary = {n: check_binary_mask(m, f"the mask of {n!r} in state_dict")
+              for n, m in masks.items() if n not in values}
+    trainable = {n: check_binary_mask(masks[n], f"the mask of {n!r} in state_dict")
+                 for n in values}
     if binary:
         attach(module, binary)
     if trainable:
@@ -355,6 +357,7 @@ class SparsityReport:
         return "\n".join(lines)
 
 
+@refuses_meta("module")
 def sparsity_report(module: nn.Module, scope: str | Callable = "linear") -> SparsityReport:
     """Per-tensor and overall sparsity over a declared scope.
 

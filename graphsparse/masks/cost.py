@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from graphsparse.checks import refuses_meta
+
 from .attach import _mask_modules
 
 __all__ = ["macs", "register_macs", "CostReport"]
@@ -100,6 +102,7 @@ class CostReport:
         return "\n".join(lines)
 
 
+@refuses_meta("model")
 def macs(model: nn.Module, example_input, *args, **kwargs) -> CostReport:
     """Count dense and masked MACs of ``model(example_input, *args, **kwargs)``.
 

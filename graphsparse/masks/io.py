@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from graphsparse.checks import check_mask_dict
+from graphsparse.checks import check_mask_dict, check_not_meta, refuses_meta
 from graphsparse.fileio import atomic_write
 
 __all__ = [
@@ -54,7 +54,7 @@ def _library_version() -> str:
 def _hash_into(h, obj, where: str) -> None:
     """Feed a canonical, type-tagged encoding of ``obj`` into the hash ``h``."""
     if isinstance(obj, torch.Tensor):
-        t = obj.detach().cpu().contiguous()
+        t = check_not_meta(obj, where).detach().cpu().contiguous()
         h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
         if t.numel():
             h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes()
@@ -94,7 +94,8 @@ def save_file(path: str | os.PathLike, kind: str, payload: Mapping, version: int
     """Write ``payload`` as a graphsparse file of ``kind`` atomically (temp file + rename).
 
     Returns the path. Raises ``TypeError`` (before writing anything) if the payload holds a value
-    that cannot be loaded with ``weights_only=True``.
+    that cannot be loaded with ``weights_only=True``, ``ValueError`` if it holds a tensor on the
+    meta device (no data to write).
     """
     _check_kind(kind)
     if not isinstance(payload, Mapping):
@@ -187,6 +188,7 @@ def load_masks(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
 MODEL_VERSION = 1
 
 
+@refuses_meta("model")
 def save_model(path: str | os.PathLike, model: nn.Module | Mapping[str, torch.Tensor],
                config: Mapping, **meta) -> Path:
     """Save an architecture ``config`` plus a plain state_dict (masked models keep their mask

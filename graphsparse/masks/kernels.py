@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from graphsparse.checks import check_density
+from graphsparse.checks import check_density, refuses_meta
 from .attach import BinaryMask
 
 __all__ = ["csr_linear", "csr_layers"]
@@ -109,6 +109,7 @@ def _binary_mask(module: nn.Module) -> BinaryMask | None:
     return plist[0]
 
 
+@refuses_meta("model")
 def csr_layers(model: nn.Module, max_density: float = 0.2) -> list[str]:
     """Names of the masked ``nn.Linear`` layers :func:`csr_linear` would run on CSR kernels:
     a :class:`BinaryMask` as the weight's only parametrization, keeping at most ``max_density``
@@ -145,6 +146,7 @@ def _forward(module: nn.Linear, state: dict, x: torch.Tensor) -> torch.Tensor:
     return y.reshape(*lead, y.shape[-1])
 
 
+@refuses_meta("model")
 @contextmanager
 def csr_linear(model: nn.Module, max_density: float = 0.2) -> Iterator[list[str]]:
     """Run the masked ``nn.Linear`` layers of ``model`` on CSR kernels inside the ``with`` block.

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 import torch
 from torch import nn
 
-from graphsparse.checks import as_generator, check_tensor_dict
+from graphsparse.checks import as_generator, check_tensor_dict, refuses_meta
 from .attach import bake, named_tensors
 
 __all__ = [
@@ -52,6 +52,7 @@ def _targets(params: nn.Module | Mapping[str, torch.Tensor], names, scope) -> di
     return _select(check_tensor_dict(params, "params"), names)
 
 
+@refuses_meta("params")
 def magnitude_scores(params: nn.Module | Mapping[str, torch.Tensor], names: Iterable[str] | None = None,
                      scope: Scope = "linear") -> dict[str, torch.Tensor]:
     """``|w|`` for each tensor (magnitude pruning; Han et al. 2015, Frankle & Carbin 2019).
@@ -110,6 +111,7 @@ def _loss_gradients(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tenso
     return {n: t.detach() for n, t in targets.items()}, grads
 
 
+@refuses_meta("model")
 def gradient_scores(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor],
                     names: Iterable[str] | None = None, scope: Scope = "linear",
                     times_weight: bool = True) -> dict[str, torch.Tensor]:
@@ -129,6 +131,7 @@ def gradient_scores(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tenso
     return {n: g.abs() for n, g in grads.items()}
 
 
+@refuses_meta("model")
 def snip_scores(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor],
                 names: Iterable[str] | None = None, scope: Scope = "linear") -> dict[str, torch.Tensor]:
     """SNIP connection sensitivity (Lee, Ajanthan, Torr, ICLR 2019, eq. 6).
@@ -152,6 +155,7 @@ def _linearise(model: nn.Module) -> None:
             t.abs_()
 
 
+@refuses_meta("model")
 def synflow_scores(model: nn.Module, example_input: torch.Tensor | tuple[int, ...],
                    names: Iterable[str] | None = None, scope: Scope = "linear"
                    ) -> dict[str, torch.Tensor]:

@@ -33,6 +33,7 @@ from graphsparse.checks import (
     as_generator,
     check_int,
     check_mask_dict,
+    check_not_meta,
     check_same_keys_and_shapes,
     check_scores,
     check_sparsity,
@@ -398,7 +399,8 @@ def nm_masks(scores: Mapping[str, torch.Tensor], n: int, m: int) -> dict[str, to
 def _check_pair(mask: torch.Tensor, scores: torch.Tensor, k: int) -> None:
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         raise TypeError("mask must be a torch.bool tensor")
-    check_scores({"scores": scores})
+    check_not_meta(mask, "mask")
+    check_scores({"scores": check_not_meta(scores, "scores")})
     if tuple(mask.shape) != tuple(scores.shape):
         raise ValueError(f"scores shape {tuple(scores.shape)} must equal mask shape "
                          f"{tuple(mask.shape)}")

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import is_undirected
 
+from graphsparse.checks import check_binary_mask, check_edge_index, check_not_meta
 from graphsparse.gnn.edges.tied import tie_directions
 from graphsparse.gnn.edges.trainable import TrainableEdgeMask
 
@@ -132,7 +133,7 @@ def mask_graph(dataset: Any) -> MaskGraph:
 
 def _kept_edges(mask: Any, num_edges: int) -> Tensor:
     """A binary mask over edge ids as a bool tensor ``[E]``: bool, or values in {0, 1} (a soft or
-    NaN mask has no kept count and raises ``ValueError``)."""
+    NaN mask has no kept count and raises ``ValueError``, see :func:`check_binary_mask`)."""
     if isinstance(mask, TrainableEdgeMask):
         mask = mask.kept_edges()
     if not isinstance(mask, Tensor) or mask.dim() != 1:
@@ -141,12 +142,7 @@ def _kept_edges(mask: Any, num_edges: int) -> Tensor:
     if mask.numel() != num_edges:
         raise ValueError(f"edge_mask has {mask.numel()} entries but the graph has {num_edges} "
                          "edges")
-    mask = mask.detach().cpu()
-    if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
-        odd = mask[(mask != 0) & (mask != 1)][0].item()
-        raise ValueError(f"edge_mask must be binary to count kept edges (bool, or values in "
-                         f"{{0, 1}}); got a value {odd!r} — threshold a soft mask first")
-    return mask != 0
+    return check_binary_mask(check_not_meta(mask, "edge_mask").detach().cpu(), "edge_mask")
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,8 +232,8 @@ def count_graph_sparsity(graph: Any, edge_mask: Any = None, *, num_nodes: int | 
         edge_index = graph.edge_index
         num_nodes = graph.num_nodes if num_nodes is None else num_nodes
         directed = graph.directed if directed is None else directed
-    edge_index = edge_index.detach().cpu()
-    tied = tie_directions(edge_index, num_nodes)
+    edge_index = check_edge_index(edge_index).detach().cpu()  # data: not on the meta device
+    tied = tie_directions(edge_index, num_nodes)  # ids in [0, num_nodes)
     if directed is None:
         directed = not is_undirected(edge_index, num_nodes=num_nodes)
     num_edges = edge_index.size(1)

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from torch_geometric import EdgeIndex
 
-from graphsparse.checks import check_choice, check_edge_index
+from graphsparse.checks import check_choice, check_edge_index, check_int, check_not_meta
 
 __all__ = [
     "TiedEdges",
@@ -41,10 +41,12 @@ def check_edge_mask(mask, *, hard: bool, num_edges: int | None = None,
     """Validate an edge mask; return it as bool (``hard``) or unchanged (soft).
 
     Hard masks (mode ``"remove"``) are bool or floating holding only 0 and 1; soft masks are bool
-    or floating with values in ``[0, 1]``. Nothing is clipped.
+    or floating with values in ``[0, 1]``. Nothing is clipped. A mask on the meta device (no
+    data) raises ``ValueError``.
     """
     if not isinstance(mask, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor over edge ids, got {type(mask).__name__}")
+    check_not_meta(mask, name)
     if mask.dim() != 1:
         raise ValueError(f"{name} must be 1-D over edge ids (shape [E]), got shape "
                          f"{tuple(mask.shape)}")
@@ -132,11 +134,13 @@ class TiedEdges:
         ``how="check"`` requires all directions of a unit to carry the same value and raises
         ``ValueError`` (with the number of asymmetric units) otherwise; ``"min"`` keeps a unit
         only as much as its least-kept direction (for bool: all directions kept), ``"max"`` as
-        much as its most-kept one (for bool: any direction kept). The dtype is preserved.
+        much as its most-kept one (for bool: any direction kept). The dtype is preserved; a mask
+        on the meta device (no data) raises ``ValueError``.
         """
         check_choice(how, "how", ("check", "min", "max"))
         if not isinstance(edge_mask, Tensor) or edge_mask.dim() != 1:
             raise ValueError("edge_mask must be a 1-D tensor over directed edges")
+        check_not_meta(edge_mask, "edge_mask")
         if edge_mask.numel() != self.num_edges:
             raise ValueError(f"edge_mask has {edge_mask.numel()} entries but edge_index has "
                              f"{self.num_edges} edges")
@@ -170,7 +174,8 @@ def tie_directions(edge_index: Tensor, num_nodes: int | None = None, *,
     """Map every directed edge of ``edge_index`` to the id of its edge unit.
 
     Args:
-        edge_index: ``[2, E]`` integer tensor.
+        edge_index: ``[2, E]`` integer tensor, every id in ``[0, num_nodes)`` (else
+            ``ValueError`` naming the range: no negative ids).
         num_nodes: number of nodes (default ``edge_index.max() + 1``).
         directed: if False (default), ``(u, v)`` and ``(v, u)`` share the unit ``(min, max)``
             (an undirected edge); if True (directed datasets), every direction is its own unit.
@@ -189,12 +194,11 @@ def tie_directions(edge_index: Tensor, num_nodes: int | None = None, *,
         [True, False, True]
     """
     edge_index = plain_edge_index(check_edge_index(edge_index))
-    n = int(edge_index.max()) + 1 if edge_index.numel() else 0
-    if num_nodes is not None:
-        if int(num_nodes) < n:
-            raise ValueError(f"num_nodes={num_nodes} is smaller than edge_index.max() + 1 = {n}")
-        n = int(num_nodes)
-    check_edge_index(edge_index, max(n, 1))  # node ids in [0, n): no negative ids
+    if num_nodes is None:
+        n = int(edge_index.max()) + 1 if edge_index.numel() else 0
+    else:
+        n = check_int(int(num_nodes), "num_nodes", low=0)
+    check_edge_index(edge_index, n)  # every node id in [0, n): none negative, none too large
     row, col = edge_index[0].long(), edge_index[1].long()
     if not directed:
         row, col = torch.minimum(row, col), torch.maximum(row, col)

@@ -44,7 +44,7 @@ from graphsparse.gnn.methods.baselines import (
     random_ticket,
     structural_ticket,
 )
-from graphsparse.gnn.methods.dense import DENSE, DenseMethod, train_dense
+from graphsparse.gnn.methods.dense import DENSE, DenseMethod, dense_outputs, train_dense
 from graphsparse.gnn.methods.teddy import (
     Distillation,
     GraphTeacher,
@@ -69,6 +69,7 @@ __all__ = [
     "TeddyMethod",
     "TrainConfig",
     "train_dense",
+    "dense_outputs",
     "ITERATIVE",
     "METHODS",
     "Distillation",

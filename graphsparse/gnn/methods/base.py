@@ -4,8 +4,8 @@
 on_epoch=None, checkpoint_dir=None)`` finds the tickets at every point of ``targets``
 (:class:`~graphsparse.gnn.experiment.targets.Targets`) and hands each one to ``on_level`` as soon
 as it is trained, as a :class:`LevelResult`. A method owns everything its search needs:
-TEDDY its teacher (:func:`~graphsparse.gnn.methods.dense.train_dense`, cached in
-``checkpoint_dir``), UGS and IMP their round bookkeeping and checkpoints (a killed search
+TEDDY its teacher (the seed's dense run and its outputs,
+:func:`~graphsparse.gnn.methods.dense.dense_outputs`, cached in ``checkpoint_dir``), UGS and IMP their round bookkeeping and checkpoints (a killed search
 resumes after its last completed round), so a caller only turns results into rows.
 
 * one-shot methods (:class:`OneShotMethod`) prune once per point;

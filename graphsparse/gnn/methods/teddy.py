@@ -67,7 +67,7 @@ from graphsparse.gnn.methods._common import (
     select_weights,
 )
 from graphsparse.gnn.methods.base import OneShotMethod, TrainConfig
-from graphsparse.gnn.methods.dense import train_dense
+from graphsparse.gnn.methods.dense import dense_outputs
 from graphsparse.gnn.train import (
     EpochRecord,
     StepContext,
@@ -281,12 +281,18 @@ def _check_task(dataset: Any) -> None:
                          f"{getattr(dataset, 'task', None)!r}")
 
 
-def make_teacher(trained: nn.Module, dataset: Any) -> Tensor | LinkTeacher | GraphTeacher:
+def make_teacher(trained: nn.Module, dataset: Any,
+                 outputs: Tensor | None = None) -> Tensor | LinkTeacher | GraphTeacher:
     """The distillation teacher of a trained dense model: node tasks, its logits ``[N, C]`` of
     every node; link tasks, a :class:`LinkTeacher` (embeddings ``[N, D]`` + decoder); graph
-    tasks, a :class:`GraphTeacher` (outputs ``[G, T]`` of every graph)."""
+    tasks, a :class:`GraphTeacher` (outputs ``[G, T]`` of every graph).
+
+    ``outputs``: the model's :func:`~graphsparse.gnn.train.predict` outputs when already at
+    hand (e.g. cached with the dense run, :func:`~graphsparse.gnn.methods.dense.dense_outputs`);
+    computed when None."""
     _check_task(dataset)
-    outputs = predict(trained, dataset)
+    if outputs is None:
+        outputs = predict(trained, dataset)
     distributed.check_agreement([outputs], "TEDDY's teacher outputs")
     if dataset.task == "graph":
         return GraphTeacher(outputs, dataset.target)
@@ -388,8 +394,11 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
 
 class TeddyMethod(OneShotMethod):
     """TEDDY behind :meth:`~graphsparse.gnn.methods.base.Method.search`: its teacher is the
-    seed's dense run (:func:`~graphsparse.gnn.methods.dense.train_dense`, trained once and
-    cached in ``checkpoint_dir``), whose epochs and seconds count in every level's search."""
+    seed's dense run (:func:`~graphsparse.gnn.methods.dense.dense_outputs`: trained once and
+    cached in ``checkpoint_dir`` with its outputs, so further levels and a resumed sweep neither
+    train nor evaluate it again), whose epochs and seconds count in every level's search."""
+
+    uses_dense_run = True
 
     def run_point(self, model: nn.Module, dataset: Any, graph_targets: list[float],
                   weight_targets: list[float], scope: str, train_config: TrainConfig,
@@ -399,11 +408,11 @@ class TeddyMethod(OneShotMethod):
             return super().run_point(model, dataset, graph_targets, weight_targets, scope,
                                      train_config, options, on_epoch, checkpoint_dir)
         _check_task(dataset)
-        trained, dense = train_dense(model, dataset, train_config, on_epoch=on_epoch,
-                                     checkpoint_dir=checkpoint_dir)
+        trained, dense, outputs = dense_outputs(model, dataset, train_config, on_epoch=on_epoch,
+                                                checkpoint_dir=checkpoint_dir)
+        teacher = make_teacher(trained, dataset, outputs)
         result = super().run_point(model, dataset, graph_targets, weight_targets, scope,
-                                   train_config, {**options, "teacher": make_teacher(trained,
-                                                                                     dataset)},
+                                   train_config, {**options, "teacher": teacher},
                                    on_epoch, checkpoint_dir)
         result.search_epochs += dense.epochs
         result.search_seconds += dense.seconds

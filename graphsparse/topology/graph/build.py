@@ -12,6 +12,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from graphsparse.checks import check_not_meta, refuses_meta
 from graphsparse.masks import masks_of
 from graphsparse.topology.trace import trace_model
 
@@ -65,6 +66,7 @@ def parts_from_masks(masks: Sequence[Any] | Mapping[str, Any],
     return GraphParts(sizes, blocks, level_names)
 
 
+@refuses_meta("model")
 def parts_from_model(model: nn.Module, example_input: torch.Tensor | None = None) -> GraphParts:
     """The traced Linear / Conv2d layers of ``model`` as blocks (see ``NetworkGraph.from_model``)."""
     traced = trace_model(model, example_input)
@@ -143,7 +145,7 @@ def _shape_of(raw: Any) -> tuple[int, ...]:
 
 def _to_numpy(raw: Any, label: str) -> np.ndarray:
     if isinstance(raw, torch.Tensor):
-        return raw.detach().cpu().numpy()
+        return check_not_meta(raw, label).detach().cpu().numpy()
     if isinstance(raw, np.ndarray):
         return raw
     raise TypeError(f"{label} must be a torch.Tensor, numpy.ndarray or scipy sparse matrix, got {type(raw).__name__}")
