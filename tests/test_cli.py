@@ -43,19 +43,23 @@ def readme_glt_lines(prefix: str) -> list[str]:
 
 
 def test_readme_glt_lines_work(tmp_path, monkeypatch, capsys):
-    """The README's single-process mini-batch command, as written but with 2 epochs (the
-    torchrun one runs in tests/gnn/test_distributed.py)."""
+    """The README's single-process commands (mini-batch, Dask workers), as written but with 2
+    epochs, one level and one seed (the torchrun one runs in tests/gnn/test_distributed.py)."""
     import json
     import shlex
 
     monkeypatch.chdir(tmp_path)
     lines = readme_glt_lines("graphsparse glt run")
-    assert any("--batch-size" in ln for ln in lines)
+    assert any("--batch-size" in ln for ln in lines) and any("--workers" in ln for ln in lines)
     for line in lines:
-        assert main([*shlex.split(line)[1:], "--epochs", "2", "--no-progress"]) == 0
-        out = shlex.split(line)[shlex.split(line).index("--out") + 1]
+        args = shlex.split(line)[1:]
+        assert main([*args, "--epochs", "2", "--levels", "1", "--seeds", "0",
+                     "--no-progress"]) == 0
+        out = args[args.index("--out") + 1]
         rows = [json.loads(r) for r in (tmp_path / out / "results.jsonl").read_text().splitlines()]
-        assert {r["method"] for r in rows} >= {"dense"} and rows[0]["evaluation"] != "full-batch"
+        assert {r["method"] for r in rows} >= {"dense", "teddy"}
+        mini_batch = "--batch-size" in args
+        assert (rows[0]["evaluation"] != "full-batch") == mini_batch
 
 
 def test_readme_cli_lines_work(tmp_path, monkeypatch, capsys):
