@@ -64,9 +64,15 @@ def _header() -> list[str]:
 
     from _machine import cores, cpu_model
 
+    import subprocess
+
+    # the rows' date: the commit that last changed them (a clone's file times are the clone's)
+    committed = subprocess.run(["git", "log", "-1", "--format=%cs", "--", str(RESULTS)],
+                               capture_output=True, text=True, cwd=ROOT).stdout.strip()
     files = sorted(RESULTS.glob("*/results.jsonl"))
     last = max((f.stat().st_mtime for f in files), default=0)
-    date = datetime.datetime.fromtimestamp(last, datetime.timezone.utc).strftime("%Y-%m-%d")
+    date = committed or datetime.datetime.fromtimestamp(
+        last, datetime.timezone.utc).strftime("%Y-%m-%d")
     return [f"Configuration: GCN, 2 layers, hidden {COMMON['hidden']}, {COMMON['epochs']} "
             f"epochs, lr {COMMON['lr']}, weight decay {COMMON['weight_decay']}, seeds "
             f"{COMMON['seeds']}, random splits (split seed 0); tickets at p_graph "

@@ -181,6 +181,18 @@ def table(result: dict) -> list[str]:
               f"{min(startup):.1f}-{max(startup):.1f} s; scheduler overhead per cell "
               f"(worker time not spent computing a cell, idle tail included) "
               f"{min(overhead):.2f}-{max(overhead):.2f} s."]
+    rounds = [r for r in result["rounds"] if not r["warmup"]]
+    if rounds:
+        worker_cell = min(r["workers"]["compute_s"] / r["workers"]["cells"] for r in rounds)
+        process_cell = timed["in-process"].min / _cells(c)
+        lines += ["", f"Why: a cell takes {worker_cell:.2f} s of compute on a 1-thread worker "
+                  f"(Dask's task stream, fastest round) and {process_cell:.2f} s of wall time "
+                  f"in one process at 2 threads, {worker_cell / process_cell:.2f}× less."]
+        if worker_cell / process_cell >= 1.8:
+            lines[-1] += (" This model's kernels use both cores almost fully, so 2 single-thread "
+                          "processes cannot beat 1 two-thread process on 2 cores; workers pay "
+                          "off where a cell does not scale with threads, or with more cores or "
+                          "machines than one process uses.")
     if identity:
         lines += ["", f"Rows: {identity['rows']}, each once: {identity['rows_once']}; the "
                   f"workers' rows equal an in-process run at 1 thread (timing fields aside): "

@@ -107,3 +107,19 @@ def test_quiet_library_bars_silences_ogb(capsys):
     assert "3/3" not in capsys.readouterr().err
     list(read_graph_raw.tqdm(range(3)))  # restored after the block
     assert "3/3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("worker, gpus, expected", [("0", 2, "cuda:0"), ("1", 2, "cuda:1"),
+                                                     ("2", 2, "cuda:0"), ("5", 3, "cuda:2")])
+def test_worker_i_trains_on_gpu_i_mod_n(monkeypatch, worker, gpus, expected):
+    """The device rule without a GPU: CUDA reported present, the worker's name read from Dask."""
+    import types
+
+    import distributed as dask_distributed
+    import torch
+
+    monkeypatch.setattr(dask_cells, "resolve_device", torch.device)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(dask_distributed, "get_worker", lambda: types.SimpleNamespace(name=worker))
+    assert dask_cells._worker_device("cuda") == torch.device(expected)
+    assert dask_cells._worker_device("cpu") == torch.device("cpu")
