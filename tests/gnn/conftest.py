@@ -1,7 +1,12 @@
 """Shared settings for the GNN tests."""
 
+import builtins
+import socket
+
 import pytest
 import torch
+
+from graphsparse import paths
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -16,3 +21,23 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def offline_cache(monkeypatch, tmp_path):
+    """Own cache, no network, no interactive prompt, no inherited data/offline settings (the
+    data tests make it autouse under their own name)."""
+
+    def refuse_network(*args, **kwargs):
+        raise OSError("network access attempted during an offline test")
+
+    def refuse_input(*args, **kwargs):
+        raise AssertionError(f"input() called during a test: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse_network)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse_network)
+    monkeypatch.setattr(socket, "create_connection", refuse_network)
+    monkeypatch.setattr(builtins, "input", refuse_input)
+    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
+    monkeypatch.delenv(paths.ENV_OFFLINE, raising=False)
+    return tmp_path / "cache"

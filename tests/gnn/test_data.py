@@ -8,10 +8,8 @@ Real datasets (Cora, ogbl-ddi, ogbg-molbace) are read from the data root of grap
 
 from __future__ import annotations
 
-import builtins
 import os
 import shutil
-import socket
 import zipfile
 from pathlib import Path
 
@@ -48,22 +46,9 @@ def _snapshot(root: Path) -> dict[str, tuple[bool, int, int]]:
 
 
 @pytest.fixture(autouse=True)
-def isolated(monkeypatch, tmp_path):
-    """Own cache, no network, no interactive prompt, no inherited data/offline settings."""
-
-    def refuse_network(*args, **kwargs):
-        raise OSError("network access attempted during an offline test")
-
-    def refuse_input(*args, **kwargs):
-        raise AssertionError(f"input() called during a test: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse_network)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse_network)
-    monkeypatch.setattr(socket, "create_connection", refuse_network)
-    monkeypatch.setattr(builtins, "input", refuse_input)
-    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(paths.ENV_OFFLINE, raising=False)
-    return tmp_path / "cache"
+def isolated(offline_cache):
+    """Own cache, no network, no prompt (``offline_cache`` in conftest.py)."""
+    return offline_cache
 
 
 @pytest.fixture

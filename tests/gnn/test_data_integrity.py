@@ -12,11 +12,9 @@ Planetoid Cora) in ``tmp_path``, with its own cache, the network blocked and ``i
 
 from __future__ import annotations
 
-import builtins
 import gzip
 import os
 import shutil
-import socket
 import warnings
 from pathlib import Path
 
@@ -31,22 +29,9 @@ FREESOLV = Path("ogb") / "ogbg_molfreesolv"
 
 
 @pytest.fixture(autouse=True)
-def cache(monkeypatch, tmp_path):
-    """Own cache, no network, no interactive prompt, no inherited data/offline settings."""
-
-    def refuse_network(*args, **kwargs):
-        raise OSError("network access attempted during an offline test")
-
-    def refuse_input(*args, **kwargs):
-        raise AssertionError(f"input() called during a test: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse_network)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse_network)
-    monkeypatch.setattr(socket, "create_connection", refuse_network)
-    monkeypatch.setattr(builtins, "input", refuse_input)
-    monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
-    monkeypatch.delenv(paths.ENV_OFFLINE, raising=False)
-    return tmp_path / "cache"
+def cache(offline_cache):
+    """Own cache, no network, no prompt (``offline_cache`` in conftest.py)."""
+    return offline_cache
 
 
 def _copy(relative: Path | str, root: Path) -> Path:
