@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import Any
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -143,6 +145,41 @@ def _floats(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
 
 
+def _method_option(text: str) -> tuple[str, str, Any]:
+    """``METHOD.NAME=VALUE`` -> (method, name, value); the value read as JSON, else text."""
+    key, equals, value = text.partition("=")
+    method, dot, name = key.partition(".")
+    if not (equals and dot and method and name):
+        raise argparse.ArgumentTypeError(f"expected METHOD.NAME=VALUE (e.g. teddy.lamb=10), "
+                                         f"got {text!r}")
+    try:
+        return method, name, json.loads(value)
+    except json.JSONDecodeError:
+        return method, name, value
+
+
+def _preset_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The preset's settings under the flags given explicitly (``apply_preset``)."""
+    from graphsparse.gnn.experiment.presets import apply_preset
+
+    explicit = {key: getattr(args, key) for key in ("epochs", "lr", "weight_decay", "hidden",
+                                                     "num_layers", "weight_scope", "p_graph",
+                                                     "p_weight", "graph_sparsity",
+                                                     "weight_sparsity")
+                if getattr(args, key) is not None}
+    model_options = {key: getattr(args, key) for key in ("dropout", "bias")
+                     if getattr(args, key) is not None}
+    method_options: dict[str, dict[str, Any]] = {}
+    for method, name, value in args.option:
+        method_options.setdefault(method, {})[name] = value
+    kwargs = apply_preset(args.preset, dataset=args.dataset, model=args.model,
+                          methods=args.method, model_options=model_options,
+                          method_options=method_options, **explicit)
+    kwargs.pop("graph_sparsity", None)
+    kwargs.pop("weight_sparsity", None)
+    return kwargs
+
+
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
@@ -175,13 +212,9 @@ def _glt_run(args: argparse.Namespace) -> int:
     from graphsparse.gnn.train import distributed
 
     try:
-        rows = run_sweep(args.out, dataset=args.dataset, data_root=args.data_root,
-                         model=args.model, methods=args.method, seeds=args.seeds,
-                         epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
-                         hidden=args.hidden, num_layers=args.num_layers,
-                         weight_scope=args.weight_scope, split_seed=args.split_seed,
+        rows = run_sweep(args.out, data_root=args.data_root, seeds=args.seeds,
+                         **_preset_arguments(args), split_seed=args.split_seed,
                          progress=not args.no_progress, levels=args.levels,
-                         p_graph=args.p_graph, p_weight=args.p_weight,
                          graph_sparsity=args.graph_sparsity,
                          weight_sparsity=args.weight_sparsity, rounds=args.rounds,
                          device=args.device, batch_size=args.batch_size,
@@ -299,11 +332,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="UGS/IMP rounds to reach direct targets (default 20)")
     run.add_argument("--seeds", type=_int_list, default=[0], help="e.g. 0,1,2 or 0-4")
     run.add_argument("--out", required=True, help="sweep folder (config.json, results.jsonl)")
-    run.add_argument("--epochs", type=int, default=200, help="epochs per training run")
-    run.add_argument("--lr", type=float, default=0.01)
-    run.add_argument("--weight-decay", type=float, default=5e-4)
-    run.add_argument("--hidden", type=int, default=512, help="model width")
-    run.add_argument("--num-layers", type=int, default=2, help="model depth")
+    run.add_argument("--preset", help="ugs-paper, teddy-paper or a JSON file of settings "
+                     "(docs/gnn.md); explicit flags override its values")
+    run.add_argument("--epochs", type=int, help="epochs per training run (default 200)")
+    run.add_argument("--lr", type=float, help="Adam learning rate (default 0.01)")
+    run.add_argument("--weight-decay", type=float, help="Adam weight decay (default 5e-4)")
+    run.add_argument("--hidden", type=int, help="model width (default 512)")
+    run.add_argument("--num-layers", type=int, help="model depth (default 2)")
+    run.add_argument("--dropout", type=float, help="dropout in [0, 1) (default per model)")
+    run.add_argument("--bias", action=argparse.BooleanOptionalAction,
+                     help="bias in the convolutions (default: none for node tasks)")
+    run.add_argument("--option", type=_method_option, action="append", default=[],
+                     metavar="METHOD.NAME=VALUE",
+                     help="a method option, repeatable: teddy.lamb=10, ugs.s1=1e-2, ugs.s2, "
+                          "ugs.retrain_epochs, ugs.mode, imp.edge_score, magnitude.edge_score")
     run.add_argument("--weight-scope", choices=["linear", "all"],
                      help="weight-sparsity scope (default: each method's own)")
     run.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
@@ -455,7 +497,7 @@ def _metaprune_prune(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "epochs", 1) < 1:
+    if getattr(args, "epochs", None) is not None and args.epochs < 1:
         parser.error(f"--epochs must be >= 1, got {args.epochs}")
     return args.func(args)
 

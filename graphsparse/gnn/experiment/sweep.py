@@ -57,6 +57,7 @@ from graphsparse.gnn.experiment.progress import (CellStatus, SweepProgress, cell
 from graphsparse.gnn.experiment.rows import TIMING_FIELDS, row_key
 from graphsparse.gnn.experiment.targets import Targets
 from graphsparse.gnn.methods import DEFAULT_SCOPES, METHODS, check_scope, get_method
+from graphsparse.gnn.methods.options import check_option_values
 from graphsparse.gnn.models import MODEL_NAMES, build_model
 from graphsparse.gnn.train import MiniBatch, distributed
 
@@ -69,7 +70,8 @@ CHECKPOINTS = "checkpoints"
 LOCK_FILE = ".lock"
 #: The value of every config key added after the first sweeps were stored: a stored config
 #: without the key was run with this value.
-CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}, "minibatch": None, "world_size": 1}
+CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}, "minibatch": None, "world_size": 1,
+                                   "preset": None}
 
 
 class ConfigMismatchError(ValueError):
@@ -134,15 +136,23 @@ def _check_methods(methods: Sequence[str],
         if name not in methods:
             raise ValueError(f"method_options names {name!r}, which is not among the methods "
                              f"{methods}")
-        get_method(name).check_options(options)
+        check_option_values(name, get_method(name).check_options(options))
     return methods
+
+
+def _checked_method_options(method_options: dict[str, dict[str, Any]] | None
+                            ) -> dict[str, dict[str, Any]]:
+    """``method_options`` with every value as its check returns it (``10`` -> ``10.0``)."""
+    return {name: check_option_values(name, options)
+            for name, options in (method_options or {}).items()}
 
 
 def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, Any],
                  hidden: int, num_layers: int, train: dict[str, Any],
                  weight_scope: str | None,
                  method_options: dict[str, dict[str, Any]],
-                 minibatch: MiniBatch | None = None) -> dict[str, Any]:
+                 minibatch: MiniBatch | None = None,
+                 preset: str | None = None) -> dict[str, Any]:
     """The ``config.json`` of a sweep: every setting its rows share (the model's config is
     read from the architecture built on the meta device: no memory, no weights), including
     the mini-batch settings and the number of training processes (a sized synthetic graph
@@ -160,7 +170,7 @@ def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, 
             else "per-method default " + json.dumps(DEFAULT_SCOPES, sort_keys=True),
             "method_options": method_options,
             "minibatch": None if minibatch is None else minibatch.config(),
-            "world_size": distributed.world_size()}
+            "world_size": distributed.world_size(), "preset": preset}
 
 
 def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.PathLike | None
@@ -179,7 +189,7 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
               num_neighbors: Sequence[int] | None = None, evaluation: str = "auto",
               dataset_options: dict[str, Any] | None = None, threads: int = 1,
               workers: int | None = None, scheduler: str | None = None,
-              client: Any = None) -> list[dict[str, Any]]:
+              client: Any = None, preset: str | None = None) -> list[dict[str, Any]]:
     """Run (or resume) a sweep in ``out_dir`` (see the module documentation).
 
     Args:
@@ -198,8 +208,11 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         weight_scope: ``"linear"``, ``"all"`` or None (each method's default scope).
         split_seed: seed of the random split for datasets without a fixed one.
         model_options: further :func:`~graphsparse.gnn.models.build_model` options.
-        method_options: ``{method: {option: value}}``, e.g. ``{"teddy": {"lamb": 10.0}}``;
-            recorded in ``config.json``.
+        method_options: ``{method: {option: value}}``, e.g. ``{"teddy": {"lamb": 10.0}}``
+            (the options of :data:`~graphsparse.gnn.methods.options.OPTION_CHECKS`, each
+            checked); recorded in ``config.json``.
+        preset: the name of the preset the arguments came from (recorded in ``config.json``;
+            :func:`~graphsparse.gnn.experiment.presets.apply_preset` resolves one).
         dense: also record the dense baseline (level 0) per seed.
         progress: show a bar over the rows and a status line of the running cells (epoch,
             best validation metric) on stderr; False also silences ogb's processing bars.
@@ -234,6 +247,7 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         DatasetNotFoundError: the data root lacks the dataset's raw files.
     """
     methods = _check_methods(methods, method_options)
+    method_options = _checked_method_options(method_options)
     check_known(model, "model", MODEL_NAMES)
     if weight_scope is not None:
         check_scope(weight_scope)
@@ -261,7 +275,8 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
     train = {"epochs": epochs, "lr": lr, "weight_decay": weight_decay}
     config = sweep_config(loaded, model=model, model_kwargs=model_kwargs, hidden=hidden,
                           num_layers=num_layers, train=train, weight_scope=weight_scope,
-                          method_options=method_options or {}, minibatch=minibatch)
+                          method_options=method_options or {}, minibatch=minibatch,
+                          preset=preset)
     out_dir = Path(out_dir)
     context = _context(loaded, config, model, model_kwargs, weight_scope, train,
                        method_options, out_dir, device, minibatch, threads)
