@@ -204,6 +204,23 @@ def _dataset_options(args: argparse.Namespace) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _glt_tune(args: argparse.Namespace) -> int:
+    from graphsparse.fileio import FolderLockedError
+    from graphsparse.gnn.experiment.tune import PRESET_FILE, tune
+
+    try:
+        best = tune(args.out, dataset=args.dataset, method=args.method, level=args.level,
+                    model=args.model, trials=args.trials, seed=args.seed, epochs=args.epochs,
+                    hidden=args.hidden, num_layers=args.num_layers, p_graph=args.p_graph,
+                    p_weight=args.p_weight, data_root=args.data_root)
+    except (ValueError, OSError, FolderLockedError) as e:
+        raise SystemExit(f"graphsparse glt tune: {e}")
+    print(json.dumps(best, indent=2, sort_keys=True))
+    print(f"best settings in {args.out}/{PRESET_FILE}; use `graphsparse glt run --preset "
+          f"{args.out}/{PRESET_FILE} ...`")
+    return 0
+
+
 def _glt_run(args: argparse.Namespace) -> int:
     from torch.distributed import DistBackendError
 
@@ -372,6 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sbm-degree", type=float,
                      help="--dataset sbm: expected average degree")
     run.set_defaults(func=_glt_run)
+    tune = glt_sub.add_parser("tune", help="search a method's settings on validation (Optuna)")
+    tune.add_argument("--dataset", required=True)
+    tune.add_argument("--data-root", help="data root (default $GRAPHSPARSE_DATA)")
+    tune.add_argument("--model", default="gcn")
+    tune.add_argument("--method", required=True, help="one method, e.g. teddy or ugs")
+    tune.add_argument("--level", type=int, required=True, help="grid level to tune at")
+    tune.add_argument("--trials", type=int, default=40, help="trials in all (resumable)")
+    tune.add_argument("--seed", type=int, default=0, help="sampler and training seed")
+    tune.add_argument("--epochs", type=int, default=200)
+    tune.add_argument("--hidden", type=int, default=512)
+    tune.add_argument("--num-layers", type=int, default=2)
+    tune.add_argument("--p-graph", type=float, default=0.05)
+    tune.add_argument("--p-weight", type=float, default=0.2)
+    tune.add_argument("--out", required=True,
+                      help="folder: study.db, tune.json, preset.json (for glt run --preset)")
+    tune.set_defaults(func=_glt_tune)
     rep = glt_sub.add_parser("report", help="summary table and accuracy-vs-sparsity plot")
     rep.add_argument("dir", help="a sweep folder written by `graphsparse glt run`")
     rep.add_argument("--epsilon", type=float, default=0.01,
