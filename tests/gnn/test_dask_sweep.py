@@ -6,6 +6,7 @@ status line and the silencing of ogb's bars."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 
@@ -123,3 +124,62 @@ def test_worker_i_trains_on_gpu_i_mod_n(monkeypatch, worker, gpus, expected):
     monkeypatch.setattr(dask_distributed, "get_worker", lambda: types.SimpleNamespace(name=worker))
     assert dask_cells._worker_device("cuda") == torch.device(expected)
     assert dask_cells._worker_device("cpu") == torch.device("cpu")
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_cell_run_again_after_a_kill_returns_every_row(tmp_path, monkeypatch):
+    """A Dask worker's rows reach the writer only when its cell ends. A worker killed after UGS
+    reported level 1 (checkpoint saved) and Dask's rerun of the cell from that checkpoint
+    still yield level 1's row: the cell keeps its own copy of its rows."""
+    from graphsparse.gnn.experiment import sweep as sweep_module
+
+    settings = {**SWEEP, "methods": ["ugs"], "levels": [1, 2, 3], "seeds": [0],
+                "dense": False, "epochs": 10}
+    original = sweep_module.run_cell
+    calls = []
+
+    def worker(cell, context, on_row=None):  # as on a worker: rows only at the end
+        epochs = []
+
+        def on_epoch(_cell, record):
+            epochs.append(record)
+            if len(epochs) == 3 * settings["epochs"] + 1:  # in round 2, after ticket 1 saved
+                raise _Killed()
+
+        calls.append(cell)
+        if len(calls) == 1:
+            original(cell, dataclasses.replace(context, on_epoch=on_epoch))
+        for row in original(cell, context):
+            on_row(row)
+
+    monkeypatch.setattr(sweep_module, "run_cell", worker)
+    with pytest.raises(_Killed):
+        run_sweep(tmp_path / "out", **settings)
+    monkeypatch.setattr(sweep_module, "run_cell", original)
+    rows = run_sweep(tmp_path / "out", **settings)
+    assert sorted(r["level"] for r in rows) == [1, 2, 3]
+    reference = run_sweep(tmp_path / "reference", **settings)
+    assert _untimed(rows) == _untimed(reference)
+
+
+def test_a_kill_between_a_ticket_and_its_row_loses_no_row(tmp_path, monkeypatch):
+    """In process: killed while level 1's row is handed out; the resumed sweep has it."""
+    from graphsparse.gnn.experiment import sweep as sweep_module
+
+    settings = {**SWEEP, "methods": ["ugs"], "levels": [1, 2], "seeds": [0], "dense": False,
+                "epochs": 10}
+    original = sweep_module.run_cell
+
+    def dying(cell, context, on_row=None):
+        def die(row):
+            raise _Killed()
+        return original(cell, context, on_row=die)
+
+    monkeypatch.setattr(sweep_module, "run_cell", dying)
+    with pytest.raises(_Killed):
+        run_sweep(tmp_path / "out", **settings)
+    monkeypatch.setattr(sweep_module, "run_cell", original)
+    assert sorted(r["level"] for r in run_sweep(tmp_path / "out", **settings)) == [1, 2]

@@ -16,6 +16,8 @@ recounting anything.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from graphsparse.fileio import append_jsonl, read_jsonl
 from graphsparse.gnn.edges import MaskGraph
 from graphsparse.gnn.experiment.rows import make_row, row_key
 from graphsparse.gnn.experiment.targets import DENSE_POINT, TargetPoint, Targets
@@ -121,7 +124,11 @@ def run_cell(cell: Cell, context: CellContext,
     trained (an iterative search reports level after level)."""
     method = DENSE if cell.method == "dense" else get_method(cell.method)
     template = context.initial_model(cell.seed)
-    rows: list[dict[str, Any]] = []
+    rows_file = _rows_file(cell, context)
+    rows: list[dict[str, Any]] = read_jsonl(rows_file) if rows_file is not None else []
+    for row in rows:  # an earlier attempt's rows (e.g. a killed Dask worker's)
+        if on_row is not None:
+            on_row(row)
 
     def on_level(level: LevelResult) -> None:
         result = level.result
@@ -133,6 +140,8 @@ def run_cell(cell: Cell, context: CellContext,
         rows.append(make_row(context.row_identity(cell, level.point), level,
                              dataset=context.dataset, graph=context.graph, template=template,
                              device=str(context.device)))
+        if rows_file is not None:
+            append_jsonl(rows_file, rows[-1])
         if on_row is not None:
             on_row(rows[-1])
 
@@ -146,6 +155,20 @@ def run_cell(cell: Cell, context: CellContext,
                       on_level=on_level, on_epoch=on_epoch,
                       checkpoint_dir=context.checkpoint_dir)
     return rows
+
+
+def _rows_file(cell: Cell, context: CellContext) -> Path | None:
+    """The cell's own copy of its rows (``checkpoints/rows-<method>-seed<s>-<hash>.jsonl``),
+    appended as each row is made, before the method marks its round reported: a cell run
+    again after a kill (a Dask worker's rows reach the writer only when the cell ends) returns
+    every row, also those of rounds its checkpoint says are done. None without a checkpoint
+    folder."""
+    if context.checkpoint_dir is None or not distributed.is_writer():
+        return None
+    keys = hashlib.sha1(json.dumps(context.row_keys(cell), default=str).encode()).hexdigest()
+    folder = Path(context.checkpoint_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"rows-{cell.method}-seed{cell.seed}-{keys[:12]}.jsonl"
 
 
 @contextlib.contextmanager

@@ -278,12 +278,14 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
     report = set(report_rounds) | {last}
 
     def report_ticket() -> SearchResult:
+        # the ticket is handed out before the round is marked reported: a kill in between
+        # trains it again on resume (the sweep drops the duplicate row), never loses it
         result = search.ticket(started)
+        if on_ticket is not None:
+            on_ticket(search.done, result)
         if search.done not in search.reported:
             search.reported.append(search.done)
             search.save(checkpoint)
-        if on_ticket is not None:
-            on_ticket(search.done, result)
         return result
 
     if 0 < search.done < last and search.done in report \
