@@ -125,9 +125,11 @@ def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
                                   "same settings")
 
 
-def _check_methods(methods: Sequence[str],
-                   method_options: dict[str, dict[str, Any]] | None) -> list[str]:
-    methods = list(methods)
+def _check_methods(methods: Sequence[str], method_options: dict[str, dict[str, Any]] | None
+                   ) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The methods, and their options with every value as its check returns it (``10`` ->
+    ``10.0``)."""
+    methods, checked = list(methods), {}
     if not methods:
         raise ValueError("methods must name at least one method")
     for name in methods:
@@ -136,15 +138,8 @@ def _check_methods(methods: Sequence[str],
         if name not in methods:
             raise ValueError(f"method_options names {name!r}, which is not among the methods "
                              f"{methods}")
-        check_option_values(name, get_method(name).check_options(options))
-    return methods
-
-
-def _checked_method_options(method_options: dict[str, dict[str, Any]] | None
-                            ) -> dict[str, dict[str, Any]]:
-    """``method_options`` with every value as its check returns it (``10`` -> ``10.0``)."""
-    return {name: check_option_values(name, options)
-            for name, options in (method_options or {}).items()}
+        checked[name] = check_option_values(name, get_method(name).check_options(options))
+    return methods, checked
 
 
 def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, Any],
@@ -246,8 +241,7 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         ConfigMismatchError: ``out_dir`` holds a sweep with another configuration.
         DatasetNotFoundError: the data root lacks the dataset's raw files.
     """
-    methods = _check_methods(methods, method_options)
-    method_options = _checked_method_options(method_options)
+    methods, method_options = _check_methods(methods, method_options)
     check_known(model, "model", MODEL_NAMES)
     if weight_scope is not None:
         check_scope(weight_scope)
