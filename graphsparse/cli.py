@@ -174,7 +174,8 @@ def _preset_arguments(args: argparse.Namespace) -> dict[str, Any]:
         method_options.setdefault(method, {})[name] = value
     kwargs = apply_preset(args.preset, dataset=args.dataset, model=args.model,
                           methods=args.method, model_options=model_options,
-                          method_options=method_options, **explicit)
+                          method_options=method_options,
+                          dataset_options=_dataset_options(args), **explicit)
     kwargs.pop("graph_sparsity", None)
     kwargs.pop("weight_sparsity", None)
     return kwargs
@@ -200,7 +201,8 @@ def _fanouts(text: str) -> list[int]:
 
 
 def _dataset_options(args: argparse.Namespace) -> dict:
-    options = {"sbm_nodes": args.sbm_nodes, "sbm_degree": args.sbm_degree}
+    options = {"sbm_nodes": args.sbm_nodes, "sbm_degree": args.sbm_degree,
+               "normalize_features": args.normalize_features}
     return {k: v for k, v in options.items() if v is not None}
 
 
@@ -212,7 +214,7 @@ def _glt_tune(args: argparse.Namespace) -> int:
         best = tune(args.out, dataset=args.dataset, method=args.method, level=args.level,
                     model=args.model, trials=args.trials, seed=args.seed, epochs=args.epochs,
                     hidden=args.hidden, num_layers=args.num_layers, p_graph=args.p_graph,
-                    p_weight=args.p_weight, data_root=args.data_root)
+                    p_weight=args.p_weight, preset=args.preset, data_root=args.data_root)
     except (ValueError, OSError, FolderLockedError) as e:
         raise SystemExit(f"graphsparse glt tune: {e}")
     print(json.dumps(best, indent=2, sort_keys=True))
@@ -236,7 +238,7 @@ def _glt_run(args: argparse.Namespace) -> int:
                          weight_sparsity=args.weight_sparsity, rounds=args.rounds,
                          device=args.device, batch_size=args.batch_size,
                          num_neighbors=args.num_neighbors, evaluation=args.evaluation,
-                         dataset_options=_dataset_options(args), threads=args.threads,
+                         threads=args.threads,
                          workers=args.workers, scheduler=args.scheduler)
     except ValueError as e:
         raise SystemExit(f"graphsparse glt run{_rank_label()}: {e}")
@@ -359,10 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dropout", type=float, help="dropout in [0, 1) (default per model)")
     run.add_argument("--bias", action=argparse.BooleanOptionalAction,
                      help="bias in the convolutions (default: none for node tasks)")
+    run.add_argument("--normalize-features", action=argparse.BooleanOptionalAction,
+                     help="divide each node's features by their sum, as UGS's and Kipf & "
+                          "Welling's code (default: as loaded)")
     run.add_argument("--option", type=_method_option, action="append", default=[],
                      metavar="METHOD.NAME=VALUE",
                      help="a method option, repeatable: teddy.lamb=10, ugs.s1=1e-2, ugs.s2, "
-                          "ugs.retrain_epochs, ugs.mode, imp.edge_score, magnitude.edge_score")
+                          "ugs.mask_lr, ugs.retrain_epochs, ugs.mode, imp.edge_score, "
+                          "imp.rewind_epoch, magnitude.edge_score")
     run.add_argument("--weight-scope", choices=["linear", "all"],
                      help="weight-sparsity scope (default: each method's own)")
     run.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
@@ -397,11 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--level", type=int, required=True, help="grid level to tune at")
     tune.add_argument("--trials", type=int, default=40, help="trials in all (resumable)")
     tune.add_argument("--seed", type=int, default=0, help="sampler and training seed")
-    tune.add_argument("--epochs", type=int, default=200)
-    tune.add_argument("--hidden", type=int, default=512)
-    tune.add_argument("--num-layers", type=int, default=2)
-    tune.add_argument("--p-graph", type=float, default=0.05)
-    tune.add_argument("--p-weight", type=float, default=0.2)
+    tune.add_argument("--preset", help="base settings: ugs-paper, teddy-paper or a JSON file; "
+                                       "the settings not searched stay fixed")
+    tune.add_argument("--epochs", type=int, help="default: the preset's, else 200")
+    tune.add_argument("--hidden", type=int, help="default: the preset's, else 512")
+    tune.add_argument("--num-layers", type=int, help="default: the preset's, else 2")
+    tune.add_argument("--p-graph", type=float, help="default: the preset's, else 0.05")
+    tune.add_argument("--p-weight", type=float, help="default: the preset's, else 0.2")
     tune.add_argument("--out", required=True,
                       help="folder: study.db, tune.json, preset.json (for glt run --preset)")
     tune.set_defaults(func=_glt_tune)

@@ -3,14 +3,20 @@
 Every training entry point of the library (``glt run``, ``mlp --train``, ``metaprune
 train|prune`` and their Python functions) takes ``device``: ``"auto"`` (CUDA when available,
 else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``, or a ``torch.device``. Asking for a device
-that is not there fails at once with the devices that are.
+that is not there fails at once with the devices that are. :func:`machine_label` is what result
+rows record about the machine that produced them.
 """
 
 from __future__ import annotations
 
+import os
+import platform
+from pathlib import Path
+
 import torch
 
-__all__ = ["DEVICE_CHOICES", "available_devices", "model_device", "resolve_device"]
+__all__ = ["DEVICE_CHOICES", "available_devices", "cpu_model", "machine_label", "model_device",
+           "resolve_device"]
 
 #: The spellings ``device`` accepts besides ``"cuda:N"`` and a ``torch.device``.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -78,3 +84,28 @@ def model_device(model: torch.nn.Module) -> torch.device:
     for tensor in model.buffers():
         return tensor.device
     return torch.device("cpu")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (falls back to platform's processor string)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_label(device: str | torch.device = "cpu") -> str:
+    """What a result row records about the machine that produced it: CPU model, cores, torch
+    threads and, for a CUDA device, the GPU's name.
+
+    >>> machine_label().count("cores") == 1
+    True
+    """
+    label = f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    device = torch.device(device)
+    if device.type == "cuda":
+        label += f", {torch.cuda.get_device_name(device)}"
+    return label

@@ -345,3 +345,27 @@ def test_paths_environment(monkeypatch, tmp_path):
     monkeypatch.setenv(paths.ENV_OFFLINE, "maybe")
     with pytest.raises(ValueError, match="GRAPHSPARSE_OFFLINE='maybe'"):
         paths.is_offline()
+
+
+def test_normalize_features_divides_rows_by_their_sums_in_both_layouts(isolated,
+                                                                      unchanged_data_root):
+    """Row normalisation (UGS's preprocess_features) by hand, dense and CSR, and through the
+    loader; negative features are refused."""
+    from graphsparse.gnn.data.features import row_normalize
+
+    x = torch.tensor([[1.0, 0.0, 3.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]])
+    expected = torch.tensor([[0.25, 0.0, 0.75], [0.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
+    assert torch.equal(row_normalize(x), expected)
+    assert torch.equal(row_normalize(x.to_sparse_csr()).to_dense(), expected)
+    with pytest.raises(ValueError, match="non-negative"):
+        row_normalize(-x)
+    with pytest.raises(ValueError, match="normalize_features needs non-negative"):
+        load_dataset("sbm", normalize_features=True)  # Gaussian features
+    with pytest.raises(TypeError, match="normalize_features"):
+        load_dataset("sbm", normalize_features="yes")
+    _need("Planetoid/Cora/raw")
+    plain, normalized = load_dataset("cora"), load_dataset("cora", normalize_features=True)
+    assert normalized.normalize_features and not plain.normalize_features
+    assert normalized.data.x.layout == torch.sparse_csr
+    dense = plain.data.x.to_dense()
+    assert torch.allclose(normalized.data.x.to_dense(), dense / dense.sum(1, keepdim=True))

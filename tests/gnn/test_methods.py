@@ -468,6 +468,44 @@ def test_imp_rounds_hit_the_geometric_counts(sbm):
     assert result.search_epochs == 4 * FAST["epochs"]
 
 
+def test_imp_late_rewinding_starts_every_ticket_from_the_epoch_k_weights(sbm):
+    """rewind_epoch k: the tickets start from the dense weights after k epochs (Frankle et al.
+    2020), not θ₀, and train the remaining epochs - k."""
+    model = _gcn(sbm)
+    k = 2
+    dense = copy.deepcopy(model)
+    train_model(dense, sbm, epochs=k, lr=FAST["lr"], weight_decay=FAST["weight_decay"],
+                seed=FAST["seed"], restore_best=False, progress=False)
+    result = imp_ticket(model, sbm, graph_targets=_grid(2, 0.05), weight_targets=_grid(2),
+                        rewind_epoch=k, **FAST)
+    early = dense.state_dict()
+    assert all(torch.equal(result.initial_state[n], early[n]) for n in early)
+    assert not torch.equal(result.initial_state["convs.0.lin.weight"],
+                           model.state_dict()["convs.0.lin.weight"])
+    assert result.search_epochs == 3 * (FAST["epochs"] - k)
+    with pytest.raises(ValueError, match=r"rewind_epoch must be an int in \[0, 5\]"):
+        imp_ticket(model, sbm, graph_targets=[0.1], weight_targets=[0.1], rewind_epoch=6,
+                   **FAST)
+
+
+def test_ugs_mask_lr_gives_the_masks_their_own_learning_rate(sbm, monkeypatch):
+    """mask_lr: one Adam, the weights at lr and every mask (edge + weight masks) at mask_lr."""
+    seen = []
+    real = torch.optim.Adam
+
+    def spy(groups, **kwargs):
+        seen.append([(g.get("lr", kwargs.get("lr")), len(g["params"])) for g in groups])
+        return real(groups, **kwargs)
+    monkeypatch.setattr(torch.optim, "Adam", spy)
+    model = _gcn(sbm)
+    n_masks = len(named_tensors(model, "linear")) + 1  # weight masks + the edge mask
+    ugs(model, sbm, graph_targets=[0.05], weight_targets=[0.2], mask_lr=0.5, **FAST)
+    n_weights = len([p for p in model.parameters()])
+    assert seen[0] == [(FAST["lr"], n_weights), (0.5, n_masks)]
+    with pytest.raises(ValueError, match="mask_lr must be a finite number > 0"):
+        ugs(model, sbm, graph_targets=[0.05], weight_targets=[0.2], mask_lr=0.0, **FAST)
+
+
 @pytest.mark.parametrize("name", ["gin", "gat", "sage"])
 def test_ugs_and_teddy_on_other_backbones(sbm, name):
     """Message mode masks sum (GIN), softmax (GAT) and mean (SAGE) aggregation; counts hold."""
@@ -487,7 +525,7 @@ def test_bad_inputs(sbm):
     with pytest.raises(ValueError, match="valid methods: 'ugs', 'teddy', 'random'"):
         get_method("wd-glt")
     assert set(METHODS) == {"ugs", "teddy", "random", "magnitude", "imp", "jaccard",
-                            "adamic_adar"}
+                            "adamic_adar", "fastglt", "adaglt"}
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         ugs(_gcn(sbm), sbm, graph_targets=[1.0], weight_targets=[0.1], **FAST)
     with pytest.raises(ValueError, match="same length"):

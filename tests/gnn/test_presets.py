@@ -100,7 +100,18 @@ def test_a_preset_file(tmp_path, no_training):
     ("ugs", {"s1": 1e-3, "s2": 1e-4}, {"s1": 1e-3, "s2": 1e-5}),
     ("ugs", {"retrain_epochs": 3}, {"retrain_epochs": 4}),
     ("ugs", {"mode": "weight"}, {"mode": "message"}),
+    ("ugs", {"mask_lr": 0.05}, {"mask_lr": 0.01}),
     ("imp", {"edge_score": "jaccard"}, {"edge_score": "teddy"}),
+    ("imp", {"rewind_epoch": 1}, {"rewind_epoch": 0}),
+    ("fastglt", {"edge_score": "magnitude", "regrow_fraction": 0.1, "update_interval": 4,
+                 "accumulation_epochs": 3, "pretrain_epochs": 2, "denoise_epochs": 5,
+                 "edge_l1": 0.0},
+     {"edge_score": "teddy", "regrow_fraction": 0.1, "update_interval": 4,
+      "accumulation_epochs": 3, "pretrain_epochs": 2, "denoise_epochs": 5, "edge_l1": 0.0}),
+    ("adaglt", {"search_epochs": 3, "temperature": 0.2, "edge_reg": 1e-4, "weight_reg": 1e-2,
+                "threshold_coef": 0.05, "explainer_hidden": 8},
+     {"search_epochs": 3, "temperature": 0.1, "edge_reg": 1e-4, "weight_reg": 1e-2,
+      "threshold_coef": 0.05, "explainer_hidden": 8}),
     ("magnitude", {"edge_score": "jaccard"}, {"edge_score": "random"}),
 ])
 def test_every_option_round_trips_and_a_different_value_is_refused(tmp_path, no_training,
@@ -130,6 +141,15 @@ def test_training_settings_round_trip(tmp_path, no_training, model_options, othe
     ("ugs", {"s1": math.inf}, "s1 must be a finite number"),
     ("ugs", {"retrain_epochs": 0}, "retrain_epochs must be an int >= 1"),
     ("ugs", {"mode": "soft"}, "mode"),
+    ("ugs", {"mask_lr": 0.0}, "mask_lr must be a finite number > 0"),
+    ("imp", {"rewind_epoch": -1}, "rewind_epoch must be an int >= 0"),
+    ("imp", {"edge_score": "magnitude"}, "edge_score"),
+    ("adaglt", {"temperature": 0.0}, "temperature must be a finite number > 0"),
+    ("adaglt", {"explainer_hidden": 0}, "explainer_hidden must be an int >= 1"),
+    ("fastglt", {"regrow_fraction": 1.5}, "regrow_fraction must be a number in [0, 1], got 1.5"),
+    ("fastglt", {"update_interval": 2}, "accumulation_epochs must be an int in [1, "
+                                        "update_interval - 1] = [1, 1], got 2"),
+    ("imp", {"rewind_epoch": 2}, "rewind_epoch must be an int in [0, epochs - 1]"),
     ("imp", {"edge_score": "pagerank"}, "edge_score"),
     ("teddy", {"teacher": [1.0]}, "not a value a sweep can record"),
     ("random", {"lamb": 1.0}, "does not take option"),
@@ -160,3 +180,18 @@ def test_a_preset_file_with_an_unknown_setting_is_refused(tmp_path):
     file.write_text(json.dumps({"learning_rate": 0.1}))
     with pytest.raises(ValueError, match="unknown setting 'learning_rate'"):
         apply_preset(file, dataset="cora", model="gcn", methods=["teddy"])
+
+
+def test_normalize_features_round_trips_and_is_refused_when_different(tmp_path, no_training):
+    """--normalize-features reaches the loader, lands in config.json, and a folder run without
+    it refuses a run with it."""
+    out = tmp_path / "out"
+    assert main(["glt", "run", "--dataset", "cora", "--method", "random", "--levels", "1",
+                 "--hidden", "16", "--epochs", "2", "--normalize-features", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert json.loads((out / CONFIG_FILE).read_text())["normalize_features"] is True
+    with pytest.raises(ConfigMismatchError, match="normalize_features"):
+        run_sweep(out, methods=["random"], **{**SBM, "dataset": "cora"})
+    resolved = apply_preset(None, dataset="sbm", model="gcn", methods=["random"],
+                            dataset_options={"normalize_features": True})
+    assert resolved["dataset_options"] == {"normalize_features": True}

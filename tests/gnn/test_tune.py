@@ -3,6 +3,7 @@ never reading test labels, whose best settings become a preset file for ``glt ru
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -70,3 +71,29 @@ def test_cli_tune(tmp_path, capsys):
     best = json.loads((out / PRESET_FILE).read_text())
     assert {"ugs.s1", "ugs.s2", "lr", "weight_decay", "dropout"} <= set(best)
     assert "--preset" in capsys.readouterr().out
+
+
+def test_a_base_preset_fixes_the_settings_it_does_not_search(tmp_path, monkeypatch):
+    """--preset: grid settings from the preset, its unsearched settings fixed in every trial
+    and copied into preset.json; a searched one (teddy.lamb) is searched, not fixed."""
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"hidden": 16, "epochs": 6, "bias": True,
+                                "weight_scope": "linear", "p_weight": 0.1, "teddy.lamb": 5.0}))
+    seen = []
+    real = tune_module.get_method
+
+    def spy(name):
+        method = copy.copy(real(name))
+        function = method.function
+        method.function = lambda *args, **kwargs: seen.append(kwargs) or function(*args,
+                                                                                    **kwargs)
+        return method
+    monkeypatch.setattr(tune_module, "get_method", spy)
+    best = tune(tmp_path / "t", dataset="sbm", method="teddy", level=2, trials=2, preset=base)
+    assert {k: best[k] for k in ("hidden", "epochs", "bias", "weight_scope", "p_weight")} == \
+        {"hidden": 16, "epochs": 6, "bias": True, "weight_scope": "linear", "p_weight": 0.1}
+    assert all(kw["weight_scope"] == "linear" and kw["epochs"] == 6 for kw in seen)
+    assert len({kw["lamb"] for kw in seen}) == 2  # searched per trial, not the preset's 5.0
+    config = json.loads((tmp_path / "t" / "tune.json").read_text())
+    assert config["preset"] == str(base) and config["fixed"] == {"bias": True,
+                                                                 "weight_scope": "linear"}

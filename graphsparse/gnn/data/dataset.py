@@ -76,6 +76,8 @@ class LoadedDataset:
         feature_layout: ``"dense"``, ``"sparse_csr"`` or ``"none"`` (no node features); for
             graph tasks the layout of the loader's per-graph ``x``.
         root: the data root the raw files came from (None for ``sbm``).
+        normalize_features: whether node features were row-normalised
+            (:func:`~graphsparse.gnn.data.features.row_normalize`).
     """
 
     name: str
@@ -93,13 +95,15 @@ class LoadedDataset:
     evaluator: str | None
     feature_layout: str
     root: Path | None
+    normalize_features: bool = False
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable summary: every scalar field plus the split sizes.
 
         Returns:
             A dict with keys name, task, target, split_name, split_seed, split_index,
-            num_features, num_classes, metric, evaluator, feature_layout, root and split_sizes
+            num_features, num_classes, metric, evaluator, feature_layout, root,
+            normalize_features and split_sizes
             (number of nodes / graphs / positive edges per split part).
 
         Example:
@@ -129,6 +133,7 @@ class LoadedDataset:
             "evaluator": self.evaluator,
             "feature_layout": self.feature_layout,
             "root": None if self.root is None else str(self.root),
+            "normalize_features": self.normalize_features,
             "split_sizes": sizes,
         }
 

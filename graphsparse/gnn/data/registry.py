@@ -3,14 +3,16 @@ or the synthetic ``"sbm"``), and :func:`load_dataset` itself (see :mod:`graphspa
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 from pathlib import Path
 
 from graphsparse import paths
-from graphsparse.checks import check_choice, check_int
+from graphsparse.checks import check_bool, check_choice, check_int
 from graphsparse.gnn.data.dataset import FeatureLayout, LoadedDataset, Spec
 from graphsparse.gnn.data.download import check_data_root
-from graphsparse.gnn.data.features import FEATURE_LAYOUTS
+from graphsparse.gnn.data.features import FEATURE_LAYOUTS, row_normalize
 from graphsparse.gnn.data.ogb import load_ogb
 from graphsparse.gnn.data.pyg import load_pyg
 from graphsparse.gnn.data.synthetic import SBM, load_sbm
@@ -102,6 +104,7 @@ def load_dataset(
     feature_layout: FeatureLayout = "auto",
     sbm_nodes: int | None = None,
     sbm_degree: float | None = None,
+    normalize_features: bool = False,
 ) -> LoadedDataset:
     """Load a graph dataset by name from a data root (downloading only where allowed).
 
@@ -129,6 +132,9 @@ def load_dataset(
             :func:`~graphsparse.gnn.data.synthetic.sbm_probabilities`). Any other size than the
             default is recorded in the result's name, e.g. ``"sbm(nodes=2000000,degree=20)"``;
             2 million nodes at degree 20 build in seconds.
+        normalize_features: divide every node's features by their sum
+            (:func:`~graphsparse.gnn.data.features.row_normalize`; UGS's and Kipf & Welling's
+            preprocessing), node and link tasks with non-negative features only.
 
     Returns:
         A :class:`LoadedDataset`.
@@ -159,6 +165,7 @@ def load_dataset(
     """
     key = _canonical_name(name)
     check_int(split_seed, "split_seed", low=0)
+    check_bool(normalize_features, "normalize_features")
     check_choice(feature_layout, "feature_layout", FEATURE_LAYOUTS)
     split_kind = "random" if key == SBM else _SPECS[key].split
     if split_index is not None:
@@ -174,10 +181,23 @@ def load_dataset(
             raise ValueError(f"{arg} applies only to the 'sbm' dataset, got {arg}={value!r} for "
                              f"{key!r}")
     if key == SBM:
-        return load_sbm(split_seed, feature_layout, nodes=sbm_nodes, degree=sbm_degree)
-    spec = _SPECS[key]
-    data_root = paths.data_root() if root is None else Path(root).expanduser().absolute()
-    check_data_root(key, data_root)
-    if spec.family in ("ogbn", "ogbl", "ogbg"):
-        return load_ogb(key, spec, data_root, feature_layout)
-    return load_pyg(key, spec, data_root, split_seed, split_index, feature_layout)
+        loaded = load_sbm(split_seed, feature_layout, nodes=sbm_nodes, degree=sbm_degree)
+    else:
+        spec = _SPECS[key]
+        data_root = paths.data_root() if root is None else Path(root).expanduser().absolute()
+        check_data_root(key, data_root)
+        if spec.family in ("ogbn", "ogbl", "ogbg"):
+            loaded = load_ogb(key, spec, data_root, feature_layout)
+        else:
+            loaded = load_pyg(key, spec, data_root, split_seed, split_index, feature_layout)
+    return _normalized(loaded) if normalize_features else loaded
+
+
+def _normalized(loaded: LoadedDataset) -> LoadedDataset:
+    """``loaded`` with row-normalised node features (a node or link task with features)."""
+    if loaded.data is None or loaded.data.x is None:
+        raise ValueError(f"normalize_features applies to node and link datasets with node "
+                         f"features; {loaded.name!r} has none")
+    data = copy.copy(loaded.data)
+    data.x = row_normalize(loaded.data.x)
+    return dataclasses.replace(loaded, data=data, normalize_features=True)

@@ -2,7 +2,7 @@
 
 A preset is a flat dict of settings — the training ones (``hidden``, ``num_layers``,
 ``epochs``, ``lr``, ``weight_decay``, ``dropout``, ``bias``, ``p_graph``, ``p_weight``,
-``weight_scope``) and method options as ``"METHOD.OPTION"`` (e.g. ``"ugs.s1"``) — chosen per
+``weight_scope``), the data one (``normalize_features``) and method options as ``"METHOD.OPTION"`` (e.g. ``"ugs.s1"``) — chosen per
 ``(model, dataset)`` where a paper's scripts differ. :func:`apply_preset` turns one into
 :func:`~graphsparse.gnn.experiment.sweep.run_sweep` arguments; settings given explicitly win,
 and the preset's name lands in ``config.json`` beside the resolved values. A preset file is a
@@ -27,11 +27,14 @@ __all__ = ["PRESETS", "SOURCES", "TRAINING_KEYS", "apply_preset", "preset_table"
 
 #: Settings a preset may hold besides ``"METHOD.OPTION"`` keys.
 TRAINING_KEYS = ("hidden", "num_layers", "epochs", "lr", "weight_decay", "dropout", "bias",
-                 "p_graph", "p_weight", "weight_scope")
+                 "p_graph", "p_weight", "weight_scope", "normalize_features")
 _MODEL_KEYS = ("dropout", "bias")
+#: Settings of :func:`~graphsparse.gnn.data.load_dataset` (``run_sweep(dataset_options=...)``).
+DATASET_KEYS = ("normalize_features",)
 
 _UGS_COMMON = {"hidden": 512, "num_layers": 2, "epochs": 200, "bias": False, "p_graph": 0.05,
-               "p_weight": 0.2, "weight_scope": "linear", "ugs.retrain_epochs": 200}
+               "p_weight": 0.2, "weight_scope": "linear", "normalize_features": True,
+               "ugs.retrain_epochs": 200}
 _UGS_TRAIN = {"cora": {"lr": 0.008, "weight_decay": 8e-5},
               "citeseer": {"lr": 0.01, "weight_decay": 5e-4},
               "pubmed": {"lr": 0.01, "weight_decay": 5e-4}}
@@ -50,7 +53,7 @@ PRESETS: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
     "teddy-paper": {("*", "*"): {"hidden": 512, "num_layers": 2, "epochs": 200, "lr": 0.01,
                                  "weight_decay": 5e-4, "dropout": 0.5, "bias": False,
                                  "p_graph": 0.05, "p_weight": 0.1, "weight_scope": "all",
-                                 "teddy.lamb": 10.0}},
+                                 "normalize_features": True, "teddy.lamb": 10.0}},
 }
 
 _U = "VITA-Group/Unified-LTH-GNN@"
@@ -70,6 +73,8 @@ SOURCES: dict[str, dict[str, str]] = {
         "p_graph": _UGS_README + " `--pruning_percent_adj 0.05`",
         "p_weight": _UGS_README + " `--pruning_percent_wei 0.2`",
         "weight_scope": "UGS masks the linear weights only (NodeClassification/pruning.py)",
+        "normalize_features": _U + "4030b1b:NodeClassification/utils.py:74 "
+                              "`preprocess_features` (row normalisation)",
         "ugs.retrain_epochs": _U + "7f30d47:NodeClassification/main_pruning_imp.py:47 "
                               "`range(200)` (fix-mask run)",
         "ugs.s1": _UGS_README + " `--s1`",
@@ -86,6 +91,8 @@ SOURCES: dict[str, dict[str, str]] = {
         "p_graph": "hyunjin72/TEDDY README.md:38 `--pruning_percent_adj 0.05` (code default 0.1)",
         "p_weight": "hyunjin72/TEDDY README.md:38 `--pruning_percent_wei 0.1`",
         "weight_scope": _T + ":128 the L0 projection counts every parameter",
+        "normalize_features": _T + ":11 `from utils import load_data`; utils.py:103 "
+                              "`preprocess_features` (row normalisation)",
         "teddy.lamb": "hyunjin72/TEDDY README.md:38 `--distill_reg --lamb 10` (code default "
                       "0.1 at main_teddy.py:207, distillation off unless `--distill_reg`)",
     },
@@ -137,21 +144,26 @@ def apply_preset(preset: str | os.PathLike | None, *, dataset: str, model: str,
     values = {} if preset is None else preset_values(preset, dataset=dataset, model=model)
     if explicit.get("graph_sparsity") is not None or explicit.get("weight_sparsity") is not None:
         values = {k: v for k, v in values.items() if k not in ("p_graph", "p_weight")}
-    kwargs: dict[str, Any] = {"model_options": {}, "method_options": {}}
+    kwargs: dict[str, Any] = {"model_options": {}, "method_options": {}, "dataset_options": {}}
     for key, value in values.items():
         method, _, option = key.partition(".")
         if key in _MODEL_KEYS:
             kwargs["model_options"][key] = value
+        elif key in DATASET_KEYS:
+            kwargs["dataset_options"][key] = value
         elif key in TRAINING_KEYS:
             kwargs[key] = value
         elif method in methods:
             kwargs["method_options"].setdefault(method, {})[option] = value
     model_options = {**kwargs.pop("model_options"), **(explicit.pop("model_options", None) or {})}
+    dataset_options = {**kwargs.pop("dataset_options"),
+                       **(explicit.pop("dataset_options", None) or {})}
     method_options = kwargs.pop("method_options")
     for method, options in (explicit.pop("method_options", None) or {}).items():
         method_options[method] = {**method_options.get(method, {}), **options}
     return {**kwargs, **explicit, "dataset": dataset, "model": model, "methods": methods,
             "model_options": model_options, "method_options": method_options,
+            "dataset_options": dataset_options,
             "preset": None if preset is None else str(preset)}
 
 

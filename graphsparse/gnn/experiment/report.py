@@ -25,7 +25,7 @@ from typing import Any
 
 from graphsparse.gnn.experiment.sweep import CONFIG_FILE, read_rows
 
-__all__ = ["LOWER_IS_BETTER", "Summary", "plot", "summarise"]
+__all__ = ["LOWER_IS_BETTER", "Summary", "mean_std_text", "plot", "summarise"]
 
 #: Metrics where smaller is better (the extreme-ticket rule flips for them).
 LOWER_IS_BETTER = frozenset({"rmse", "mae"})
@@ -37,6 +37,21 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     if len(values) < 2:
         return mean, 0.0
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def mean_std_text(group: dict[str, Any], scale: float = 1.0, digits: int = 2) -> str:
+    """A group's mean test metric as text: ``"81.67 ± 0.42"`` over several seeds, ``"81.67"``
+    for one seed (a single run has no spread to show).
+
+    >>> mean_std_text({"test_mean": 0.8167, "test_std": 0.0042, "n": 3}, 100)
+    '81.67 ± 0.42'
+    >>> mean_std_text({"test_mean": 0.8167, "test_std": 0.0, "n": 1}, 100)
+    '81.67'
+    """
+    mean = f"{scale * group['test_mean']:.{digits}f}"
+    if group.get("n", 1) > 1 and group.get("test_std") is not None:
+        return f"{mean} ± {scale * group['test_std']:.{digits}f}"
+    return mean
 
 
 def _optional_mean(values: list[Any]) -> float | None:
@@ -92,7 +107,7 @@ class Summary:
             hom = "-" if g["homophily"] is None else f"{g['homophily']:.3f}"
             lines.append(f"  {g['method']:<12} {level:>5} {100 * g['graph_sparsity']:>8.2f} "
                          f"{100 * g['weight_sparsity']:>8.2f} "
-                         f"{scale * g['test_mean']:>7.2f} ± {scale * g['test_std']:<5.2f} "
+                         f"{mean_std_text(g, scale):>15} "
                          f"{g['n']:>5} {g['search_epochs']:>7.0f} "
                          f"{g['search_seconds']:>9.2f} {iso:>8} {hom:>7}")
         eps = (f"{100 * self.epsilon:g} percentage point(s)" if unit
@@ -121,8 +136,7 @@ class Summary:
             extra += f", kept-graph edge homophily {g['homophily']:.3f}"
         return (f"level {g['level']} (p_weight {g['p_weight']}): s_graph "
                 f"{100 * g['graph_sparsity']:.2f}%, s_weight {100 * g['weight_sparsity']:.2f}% "
-                f"({g['weight_scope']}), test {scale * g['test_mean']:.2f} ± "
-                f"{scale * g['test_std']:.2f}{unit} vs dense "
+                f"({g['weight_scope']}), test {mean_std_text(g, scale)}{unit} vs dense "
                 f"{scale * self.dense['test_mean']:.2f}{unit}{extra}")
 
 

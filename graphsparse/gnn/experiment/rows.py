@@ -21,16 +21,20 @@ non-loop edge; node tasks, else None), ``homophily`` (edge homophily of the kept
 node tasks, else None), ``device`` (where the ticket was trained, e.g. ``"cpu"``,
 ``"cuda:0"``; not part of the sweep's identity), ``evaluation`` (``"full-batch"``, or for
 mini-batch training ``"full-graph"`` or ``"sampled"``: how validation/test outputs were
-computed). A row without a key added later holds its :data:`ROW_DEFAULTS` value.
+computed), ``machine`` (:func:`graphsparse.devices.machine_label`: CPU model, cores, torch
+threads, GPU), ``finished`` (UTC time the row was made, ISO 8601). A row without a key added later
+holds its :data:`ROW_DEFAULTS` value.
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from graphsparse.devices import machine_label
 from graphsparse.gnn.edges import MaskGraph
 from graphsparse.gnn.methods import LevelResult
 from graphsparse.gnn.train import measure_inference, spmm_propagation
@@ -39,14 +43,15 @@ __all__ = ["KEY_FIELDS", "ROW_DEFAULTS", "TIMING_FIELDS", "graph_stats", "make_r
            "row_key", "with_defaults"]
 
 #: Fields that legitimately differ between an interrupted and an uninterrupted sweep.
-TIMING_FIELDS = ("search_seconds", "inference_seconds")
+TIMING_FIELDS = ("search_seconds", "inference_seconds", "machine", "finished")
 #: The fields that identify a row within a sweep folder.
 KEY_FIELDS = ("method", "p_graph", "p_weight", "level", "rounds", "graph_target",
               "weight_target", "seed")
 
 
 #: The value of every row field added after the first sweeps were stored.
-ROW_DEFAULTS: dict[str, Any] = {"device": "cpu", "evaluation": "full-batch"}
+ROW_DEFAULTS: dict[str, Any] = {"device": "cpu", "evaluation": "full-batch", "machine": None,
+                                "finished": None}
 
 
 def with_defaults(row: dict[str, Any]) -> dict[str, Any]:
@@ -100,4 +105,6 @@ def make_row(identity: dict[str, Any], level: LevelResult, *, dataset: Any, grap
             "search_epochs": result.search_epochs, "search_seconds": result.search_seconds,
             "inference_seconds": inference, "spmm": spmm_propagation(template),
             **graph_stats(dataset, graph, result.edge_mask), "device": device,
-            "evaluation": train.evaluation}
+            "evaluation": train.evaluation, "machine": machine_label(device),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds")}

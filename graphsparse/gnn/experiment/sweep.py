@@ -71,7 +71,7 @@ LOCK_FILE = ".lock"
 #: The value of every config key added after the first sweeps were stored: a stored config
 #: without the key was run with this value.
 CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}, "minibatch": None, "world_size": 1,
-                                   "preset": None}
+                                   "preset": None, "normalize_features": False}
 
 
 class ConfigMismatchError(ValueError):
@@ -101,7 +101,30 @@ def config_differences(stored: dict[str, Any], current: dict[str, Any],
     defaults = CONFIG_DEFAULTS if defaults is None else defaults
     stored = {**{k: v for k, v in defaults.items() if k in current}, **stored}
     return [f"{k}: {stored.get(k)!r} in the directory vs {current.get(k)!r} now"
-            for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+            for k in sorted(set(stored) | set(current))
+            if stored.get(k) != current.get(k)
+            and not (k == "weight_scope" and _same_default_scopes(stored[k], current[k]))]
+
+
+_PER_METHOD = "per-method default "
+
+
+def _same_default_scopes(stored: Any, current: Any) -> bool:
+    """Both configs count each method in its default scope, and the methods both registries
+    know have the same default (a method added to the library since does not change a
+    folder's sweep).
+
+    >>> _same_default_scopes('per-method default {"ugs": "linear"}',
+    ...                      'per-method default {"fastglt": "linear", "ugs": "linear"}')
+    True
+    >>> _same_default_scopes('per-method default {"ugs": "linear"}', 'linear')
+    False
+    """
+    if not (isinstance(stored, str) and isinstance(current, str)
+            and stored.startswith(_PER_METHOD) and current.startswith(_PER_METHOD)):
+        return False
+    old, new = (json.loads(text[len(_PER_METHOD):]) for text in (stored, current))
+    return all(old[name] == new[name] for name in set(old) & set(new))
 
 
 def _check_config(out_dir: Path, config: dict[str, Any]) -> None:
@@ -158,11 +181,12 @@ def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, 
     return {"dataset": dataset.name, "task": dataset.task, "split_name": dataset.split_name,
             "split_seed": dataset.split_seed, "split_index": dataset.split_index,
             "split_sizes": dataset.describe()["split_sizes"], "metric": dataset.metric,
+            "normalize_features": dataset.normalize_features,
             "model": model, "num_layers": num_layers, "hidden": hidden,
             "model_config": model_config, "epochs": train["epochs"],
             "lr": float(train["lr"]), "weight_decay": float(train["weight_decay"]),
             "weight_scope": weight_scope if weight_scope is not None
-            else "per-method default " + json.dumps(DEFAULT_SCOPES, sort_keys=True),
+            else _PER_METHOD + json.dumps(DEFAULT_SCOPES, sort_keys=True),
             "method_options": method_options,
             "minibatch": None if minibatch is None else minibatch.config(),
             "world_size": distributed.world_size(), "preset": preset}
@@ -251,6 +275,9 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
                                      weight_sparsity=weight_sparsity, rounds=rounds)
     for name, value in (("epochs", epochs), ("hidden", hidden), ("num_layers", num_layers)):
         check_int(value, name, low=1)
+    if method_options.get("imp", {}).get("rewind_epoch", 0) >= epochs:
+        raise ValueError(f"imp option rewind_epoch must be an int in [0, epochs - 1] = [0, "
+                         f"{epochs - 1}], got {method_options['imp']['rewind_epoch']}")
     lr = check_float(lr, "lr", low=0.0, open_low=True)
     weight_decay = check_float(weight_decay, "weight_decay", low=0.0)
     minibatch = _minibatch(batch_size, num_neighbors, evaluation, num_layers)

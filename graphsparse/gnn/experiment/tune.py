@@ -26,6 +26,7 @@ import torch
 from graphsparse.checks import check_float, check_int, check_known
 from graphsparse.fileio import atomic_write, exclusive_lock
 from graphsparse.gnn.data import load_dataset
+from graphsparse.gnn.experiment.presets import preset_values
 from graphsparse.gnn.experiment.targets import Targets
 from graphsparse.gnn.methods import METHODS, get_method
 from graphsparse.gnn.models import build_model
@@ -39,6 +40,10 @@ SEARCH_SPACES: dict[str, dict[str, tuple[str, float, float]]] = {
     **{name: dict(_TRAINING) for name in METHODS},
     "teddy": {**_TRAINING, "teddy.lamb": ("log", 1e-2, 1e2)},
     "ugs": {**_TRAINING, "ugs.s1": ("log", 1e-6, 1e-1), "ugs.s2": ("log", 1e-6, 1e-1)},
+    "fastglt": {**_TRAINING, "fastglt.regrow_fraction": ("float", 0.05, 0.6),
+                "fastglt.edge_l1": ("log", 1e-6, 1e-2)},
+    "adaglt": {**_TRAINING, "adaglt.edge_reg": ("log", 1e-6, 1e-2),
+               "adaglt.weight_reg": ("log", 1e-5, 1e-1)},
 }
 STUDY_FILE, PRESET_FILE, TUNE_CONFIG = "study.db", "preset.json", "tune.json"
 
@@ -57,15 +62,21 @@ def _objective(loaded: Any, config: dict[str, Any]):
                                      p_weight=config["p_weight"])
     point = targets.points(iterative=method.iterative)[-1]
     graph, weight = targets.point_schedule(point, iterative=method.iterative)
+    prefix = config["method"] + "."
+    fixed = {k[len(prefix):]: v for k, v in config["fixed"].items() if k.startswith(prefix)}
+    model_options = {k: v for k, v in config["fixed"].items() if k in ("bias", "dropout")}
+    scope = {"weight_scope": config["fixed"]["weight_scope"]} \
+        if "weight_scope" in config["fixed"] else {}
 
     def objective(trial: optuna.Trial) -> float:
         values = _suggest(trial, SEARCH_SPACES[config["method"]])
-        options = {k.partition(".")[2]: v for k, v in values.items() if "." in k}
+        options = {**fixed, **{k.partition(".")[2]: v for k, v in values.items() if "." in k}}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config["seed"])  # θ₀ of the seed, as a sweep's cell builds it
             model = build_model(config["model"], loaded.num_features, loaded.num_classes,
                                 task=loaded.task, hidden=config["hidden"],
-                                num_layers=config["num_layers"], dropout=values["dropout"])
+                                num_layers=config["num_layers"],
+                                **{**model_options, "dropout": values["dropout"]})
         step = iter(range(10**9))
 
         def on_epoch(record: Any) -> None:  # validation only; prune hopeless trials
@@ -77,7 +88,7 @@ def _objective(loaded: Any, config: dict[str, Any]):
         result = method(model, loaded, graph_targets=graph, weight_targets=weight,
                         epochs=config["epochs"], lr=values["lr"],
                         weight_decay=values["weight_decay"], seed=config["seed"],
-                        on_epoch=on_epoch, **options)
+                        on_epoch=on_epoch, **scope, **options)
         return float(result.train.val)
 
     return objective
@@ -85,15 +96,43 @@ def _objective(loaded: Any, config: dict[str, Any]):
 
 def _preset(study: Any, config: dict[str, Any]) -> dict[str, Any]:
     fixed = {k: config[k] for k in ("hidden", "num_layers", "epochs", "p_graph", "p_weight")}
-    return {**fixed, **study.best_params}
+    return {**fixed, **config["fixed"], **study.best_params}
+
+
+#: The settings ``tune`` takes from its base preset when they are not given explicitly.
+_BASE_DEFAULTS = {"epochs": 200, "hidden": 512, "num_layers": 2, "p_graph": 0.05,
+                  "p_weight": 0.2}
+
+
+def _base(preset: str | os.PathLike | None, dataset: str, model: str, method: str,
+          explicit: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(grid settings, fixed settings)``: explicit values, else the preset's, else the
+    defaults; the fixed ones are the preset's other settings that the search does not vary
+    (bias, weight scope, feature normalisation, ``method``'s options)."""
+    values = {} if preset is None else preset_values(preset, dataset=dataset, model=model)
+    grid = {k: explicit[k] if explicit.get(k) is not None else values.get(k, default)
+            for k, default in _BASE_DEFAULTS.items()}
+    searched = set(SEARCH_SPACES[method])
+    fixed = {k: v for k, v in values.items()
+             if k not in grid and k not in searched
+             and ("." not in k or k.startswith(method + "."))}
+    return grid, fixed
 
 
 def tune(out_dir: str | os.PathLike, *, dataset: str, method: str, level: int,
-         model: str = "gcn", trials: int = 40, seed: int = 0, epochs: int = 200,
-         hidden: int = 512, num_layers: int = 2, p_graph: float = 0.05, p_weight: float = 0.2,
+         model: str = "gcn", trials: int = 40, seed: int = 0, epochs: int | None = None,
+         hidden: int | None = None, num_layers: int | None = None,
+         p_graph: float | None = None, p_weight: float | None = None,
+         preset: str | os.PathLike | None = None,
          data_root: str | os.PathLike | None = None, split_seed: int = 0) -> dict[str, Any]:
     """Search ``method``'s settings at ``level`` for ``trials`` trials in total (resumable in
     ``out_dir``); returns the best settings (also in ``out_dir/preset.json``).
+
+    ``preset`` (a name or file, :mod:`~graphsparse.gnn.experiment.presets`) is the base: its
+    grid settings fill ``epochs``, ``hidden``, ``num_layers``, ``p_graph``, ``p_weight`` not
+    given (else 200, 512, 2, 0.05, 0.2), and its settings the search does not vary (bias,
+    weight scope, feature normalisation, the method's other options) are fixed in every trial
+    and copied into ``preset.json``.
 
     Raises:
         ValueError: a bad argument (named, with its range), before anything is written; or
@@ -102,16 +141,22 @@ def tune(out_dir: str | os.PathLike, *, dataset: str, method: str, level: int,
     import optuna
 
     check_known(method, "method", METHODS)
-    for name, value in (("level", level), ("trials", trials), ("epochs", epochs),
-                        ("hidden", hidden), ("num_layers", num_layers)):
+    grid, fixed = _base(preset, dataset, model, method,
+                        {"epochs": epochs, "hidden": hidden, "num_layers": num_layers,
+                         "p_graph": p_graph, "p_weight": p_weight})
+    for name, value in (("level", level), ("trials", trials), ("epochs", grid["epochs"]),
+                        ("hidden", grid["hidden"]), ("num_layers", grid["num_layers"])):
         check_int(value, name, low=1)
     check_int(seed, "seed", low=0)
     config = {"dataset": dataset, "method": method, "level": level, "model": model,
-              "seed": seed, "epochs": epochs, "hidden": hidden, "num_layers": num_layers,
-              "p_graph": check_float(p_graph, "p_graph", low=0.0, high=1.0, open_high=True),
-              "p_weight": check_float(p_weight, "p_weight", low=0.0, high=1.0,
-                                      open_high=True), "split_seed": split_seed}
-    loaded = load_dataset(dataset, data_root, split_seed=split_seed)
+              "seed": seed, **grid,
+              "p_graph": check_float(grid["p_graph"], "p_graph", low=0.0, high=1.0,
+                                     open_high=True),
+              "p_weight": check_float(grid["p_weight"], "p_weight", low=0.0, high=1.0,
+                                      open_high=True), "split_seed": split_seed,
+              "preset": None if preset is None else str(preset), "fixed": fixed}
+    loaded = load_dataset(dataset, data_root, split_seed=split_seed,
+                          normalize_features=bool(fixed.get("normalize_features", False)))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(out / ".lock"):

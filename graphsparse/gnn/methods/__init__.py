@@ -14,6 +14,12 @@ name               method
 ``"imp"``          iterative magnitude pruning with rewinding, random edges
 ``"jaccard"``      Jaccard-similarity edges + random weights
 ``"adamic_adar"``  Adamic–Adar edges + random weights
+``"fastglt"``      FastGLT (Yue et al., AAAI 2025): one-shot pruning + prune-and-regrow
+                   denoising of edges and weights (:func:`~graphsparse.gnn.methods.fastglt.
+                   fastglt`)
+``"adaglt"``       AdaGLT (Zhang et al., ICLR 2024): layer-adaptive learnable thresholds with
+                   straight-through masks, projected to the exact counts
+                   (:func:`~graphsparse.gnn.methods.adaglt.adaglt`)
 =================  ===========================================================================
 
 Every method is a :class:`~graphsparse.gnn.methods.base.Method` with one entry point,
@@ -44,7 +50,9 @@ from graphsparse.gnn.methods.baselines import (
     random_ticket,
     structural_ticket,
 )
+from graphsparse.gnn.methods.adaglt import adaglt
 from graphsparse.gnn.methods.dense import DENSE, DenseMethod, dense_outputs, train_dense
+from graphsparse.gnn.methods.fastglt import fastglt
 from graphsparse.gnn.methods.teddy import (
     Distillation,
     GraphTeacher,
@@ -70,6 +78,8 @@ __all__ = [
     "TrainConfig",
     "train_dense",
     "dense_outputs",
+    "adaglt",
+    "fastglt",
     "ITERATIVE",
     "METHODS",
     "Distillation",
@@ -105,6 +115,8 @@ METHODS: dict[str, Method] = {
     "jaccard": OneShotMethod("jaccard", structural_ticket, "linear", edge_score="jaccard"),
     "adamic_adar": OneShotMethod("adamic_adar", structural_ticket, "linear",
                                  edge_score="adamic_adar"),
+    "fastglt": OneShotMethod("fastglt", fastglt, "linear"),
+    "adaglt": OneShotMethod("adaglt", adaglt, "linear"),
 }
 
 #: Methods that run one round per target (the others are one-shot).
@@ -123,7 +135,7 @@ def get_method(name: str) -> Method:
     >>> get_method("wd-glt")
     Traceback (most recent call last):
     ...
-    ValueError: unknown method 'wd-glt'; valid methods: 'ugs', 'teddy', 'random', 'magnitude', 'imp', 'jaccard', 'adamic_adar'
+    ValueError: unknown method 'wd-glt'; valid methods: 'ugs', 'teddy', 'random', 'magnitude', 'imp', 'jaccard', 'adamic_adar', 'fastglt', 'adaglt'
     """
     if name == "dense":
         return DENSE

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from graphsparse.checks import check_int
 from graphsparse.gnn.edges import EDGE_SCORES, edge_scores
 from graphsparse.gnn.methods._common import (
     EdgeUnits,
@@ -50,10 +51,10 @@ from graphsparse.gnn.methods._common import (
 from graphsparse.gnn.train import EpochRecord, TrainResult, train_model
 from graphsparse.masks import named_tensors, random_scores
 
-__all__ = ["imp_ticket", "magnitude_ticket", "random_ticket", "structural_ticket"]
+__all__ = ["imp_ticket", "magnitude_ticket", "random_ticket", "structural_ticket", "unit_scores"]
 
 
-def _unit_scores(units: EdgeUnits, name: str, seed: int) -> Tensor:
+def unit_scores(units: EdgeUnits, name: str, seed: int) -> Tensor:
     """Scores ``[U]`` of the mask graph's units by ``name`` (one of ``EDGE_SCORES``)."""
     if name not in EDGE_SCORES:
         raise ValueError(f"unknown edge_score {name!r}; valid scores: "
@@ -85,7 +86,7 @@ def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
     units = EdgeUnits(dataset)
     names = scope_names(model, scope)
     s_g, s_w = graph_targets[-1], weight_targets[-1]
-    edge_keep = units.select(_unit_scores(units, edge_score, seed), s_g)
+    edge_keep = units.select(unit_scores(units, edge_score, seed), s_g)
     epochs_run, stages = 0, []
     if weights == "random":
         weight_masks = _random_weights(model, names, s_w, seed + 1)
@@ -159,7 +160,7 @@ def magnitude_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_ta
 def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                weight_scope: str = "linear", edge_score: str = "random", epochs: int = 200,
                lr: float = 0.01, weight_decay: float = 5e-4, seed: int = 0,
-               progress: bool = False,
+               rewind_epoch: int = 0, progress: bool = False,
                on_round: Callable[[int, Tensor, dict[str, Tensor]], None] | None = None,
                on_epoch: Callable[[EpochRecord], None] | None = None,
                report_rounds: Sequence[int] = (),
@@ -180,21 +181,29 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
     ``on_ticket(k, SearchResult)``. With ``checkpoint=PATH`` the state after every round is
     written there (kind ``"imp-checkpoint"``) and a killed search resumes after its last
     completed round with the same result.
+
+    ``rewind_epoch = k > 0`` rewinds to the weights after ``k`` epochs of dense training instead
+    of θ₀ and trains every ticket for the remaining ``epochs - k`` epochs (late rewinding,
+    Frankle, Dziugaite, Roy, Carbin, "Linear Mode Connectivity and the Lottery Ticket
+    Hypothesis", ICML 2020, Sec. 5); the result's ``initial_state`` is then those weights.
     """
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
+    check_int(epochs, "epochs", low=1)
+    rewind_epoch = check_int(rewind_epoch, "rewind_epoch", low=0, high=epochs - 1)
     options = {"graph_targets": graph_targets, "weight_targets": weight_targets,
                "weight_scope": check_scope(weight_scope), "edge_score": edge_score,
-               "epochs": epochs, "lr": lr, "weight_decay": weight_decay, "seed": seed}
+               "epochs": epochs, "lr": lr, "weight_decay": weight_decay, "seed": seed,
+               "rewind_epoch": rewind_epoch}
     search = _IMPSearch(model, dataset, options)
     search.resume(checkpoint)
     last = len(graph_targets)
     report = set(report_rounds) | {last}
 
     def train(desc: str) -> tuple[nn.Module, TrainResult]:
-        trained, result = train_ticket(model, dataset, search.theta0,
+        trained, result = train_ticket(model, dataset, search.rewind_state,
                                        search.units.expand(search.edge_keep),
-                                       search.weight_masks, epochs=epochs, lr=lr,
+                                       search.weight_masks, epochs=epochs - rewind_epoch, lr=lr,
                                        weight_decay=weight_decay, seed=seed, progress=progress,
                                        desc=desc, on_epoch=on_epoch)
         search.epochs_run += result.epochs
@@ -218,6 +227,16 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
     return report_ticket(last, *train("IMP ticket"))
 
 
+def _early_weights(model: nn.Module, dataset: Any, options: dict[str, Any]) -> dict[str, Tensor]:
+    """The weights after ``options["rewind_epoch"]`` epochs of dense training from θ₀ (the
+    late-rewinding point; deterministic in the seed, so a resumed search gets the same)."""
+    dense = copy.deepcopy(model)
+    train_model(dense, dataset, epochs=options["rewind_epoch"], lr=options["lr"],
+                weight_decay=options["weight_decay"], seed=options["seed"], restore_best=False,
+                progress=False, desc="IMP rewind point")
+    return initial_state(dense)
+
+
 class _IMPSearch(RoundCheckpoint):
     """An IMP search in progress: θ₀, edge units, current masks and round records."""
 
@@ -226,9 +245,11 @@ class _IMPSearch(RoundCheckpoint):
     def __init__(self, model: nn.Module, dataset: Any, options: dict[str, Any]) -> None:
         self.dataset, self.options, self.scope = dataset, options, options["weight_scope"]
         self.theta0 = initial_state(model)
+        self.rewind_state = self.theta0 if not options["rewind_epoch"] else \
+            _early_weights(model, dataset, options)
         self.units = EdgeUnits(dataset)
         self.names = scope_names(model, self.scope)
-        self.scores = _unit_scores(self.units, options["edge_score"], options["seed"])
+        self.scores = unit_scores(self.units, options["edge_score"], options["seed"])
         self.edge_keep = self.units.all_kept()
         self.weight_masks = {n: torch.ones_like(t, dtype=torch.bool)
                              for n, t in named_tensors(model, self.scope).items()}
@@ -252,7 +273,7 @@ class _IMPSearch(RoundCheckpoint):
     def finish(self, trained: nn.Module, result: TrainResult, seconds: float) -> SearchResult:
         """The current masks' ticket, trained as ``trained`` by the run ``result``."""
         return finish(trained, self.dataset, self.units, self.edge_keep, self.weight_masks,
-                      self.theta0, result, self.scope, self.epochs_run, seconds,
+                      self.rewind_state, result, self.scope, self.epochs_run, seconds,
                       list(self.rounds))
 
     def masks_state(self) -> tuple[Tensor, dict[str, Tensor]]:

@@ -174,6 +174,26 @@ class _UGSSearch(RoundCheckpoint):
         self.edge_mask.set_kept(state["edge_kept"].to(self.edge_mask.kept.device))
         attach(self.work, state["weight_masks"], trainable=True)
 
+    def optimizer(self) -> Callable[[list[dict[str, Any]]], torch.optim.Optimizer] | None:
+        """None (one Adam for weights and masks, as UGS's code), or with ``mask_lr`` an Adam
+        whose mask group (edge mask and weight-mask values) has learning rate ``mask_lr``."""
+        mask_lr = self.options.get("mask_lr")
+        if mask_lr is None:
+            return None
+        lr, weight_decay = self.options["lr"], self.options["weight_decay"]
+        mask_ids = {id(v) for v in mask_values_of(self.work).values()}
+
+        def build(groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+            params = [p for group in groups for p in group["params"]]
+            masks = [p for group in groups if group["name"] == "edge_mask"
+                     for p in group["params"]] + [p for p in params if id(p) in mask_ids]
+            taken = {id(p) for p in masks}
+            split = [{"params": [p for p in params if id(p) not in taken], "lr": lr},
+                     {"params": masks, "lr": mask_lr}]
+            return torch.optim.Adam([g for g in split if g["params"]], lr=lr,
+                                    weight_decay=weight_decay)
+        return build
+
     def run_round(self, k: int) -> UGSRound:
         """Round ``k``: rewind, train with the masks, prune to the round's targets."""
         options = self.options
@@ -182,7 +202,7 @@ class _UGSSearch(RoundCheckpoint):
         reset_mask_values(self.work, self.edge_mask)
         result = train_model(self.work, self.dataset, epochs=options["epochs"], lr=options["lr"],
                              weight_decay=options["weight_decay"], edge_mask=self.edge_mask,
-                             mode=options["mode"],
+                             mode=options["mode"], optimizer=self.optimizer(),
                              hooks=(self.penalty, *epoch_hooks(self.on_epoch)),
                              seed=options["seed"], progress=self.progress,
                              desc=f"UGS round {k}")
@@ -229,7 +249,8 @@ class _UGSSearch(RoundCheckpoint):
 def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         weight_targets: Sequence[float], weight_scope: str = "linear", epochs: int = 200,
         retrain_epochs: int | None = None, lr: float = 0.01, weight_decay: float = 5e-4,
-        s1: float = 1e-2, s2: float = 1e-2, mode: str = "message", seed: int = 0,
+        s1: float = 1e-2, s2: float = 1e-2, mask_lr: float | None = None,
+        mode: str = "message", seed: int = 0,
         progress: bool = False,
         on_round: Callable[[UGSRound], None] | None = None,
         checkpoint: str | os.PathLike | None = None,
@@ -248,6 +269,8 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         retrain_epochs: epochs of the final fix-mask run (default ``epochs``).
         lr, weight_decay: Adam (UGS Cora: 0.008 / 8e-5; Citeseer, PubMed: 0.01 / 5e-4).
         s1, s2: L1 coefficients of the graph and weight masks (UGS GCN Cora: 1e-2 / 1e-2).
+        mask_lr: Adam learning rate of the masks (edge mask and weight-mask values); None
+            (default) uses ``lr``, as UGS's code, whose masks share the weights' optimiser.
         mode: soft edge-mask mode during the search, ``"message"`` or ``"weight"``.
         seed: seeds every training run (the same in every round, as UGS).
         on_round: called with a :class:`UGSRound` after each round's pruning.
@@ -271,7 +294,9 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
     check_choice(mode, "mode", ("message", "weight"))
     options = {"graph_targets": graph_targets, "weight_targets": weight_targets,
                "weight_scope": check_scope(weight_scope), "epochs": epochs, "lr": lr,
-               "weight_decay": weight_decay, "s1": s1, "s2": s2, "mode": mode, "seed": seed}
+               "weight_decay": weight_decay, "s1": s1, "s2": s2, "mode": mode, "seed": seed,
+               "mask_lr": None if mask_lr is None else check_float(mask_lr, "mask_lr", low=0.0,
+                                                                    open_low=True)}
     search = _UGSSearch(model, dataset, options, retrain_epochs, progress, on_epoch)
     search.resume(checkpoint)
     last = len(graph_targets)
