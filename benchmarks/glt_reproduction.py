@@ -25,18 +25,24 @@ Steps run in the order below (cheapest useful evidence first); ``--only`` picks 
 
 Issue 14 (fidelity; each its own folder, one weight scope per table):
 
-9. ``ugs-paper``: UGS with ``--preset ugs-paper`` (hidden 512, lr 0.008, wd 8e-5, s1 = s2 =
-   1e-2, 200 + 200 epochs), Cora GCN, levels 1–12, seeds 0–4 -> ``glt_ugs_paper_cora``.
-10. ``ugs-weight-mode``: the ablation of the gap to UGS's figure: the same with the search's
-    soft edge mask as GCN edge weights (``ugs.mode = weight``: the normalisation
-    D^-1/2 (A ⊙ m + I) D^-1/2 sees the soft mask, as UGS's dense-adjacency GCN) at levels 4
-    and 9, seeds 0–2 -> ``glt_ugs_weightmode_cora``.
-11. ``teddy-paper``: TEDDY with ``--preset teddy-paper`` (λ = 10, p_g 0.05, p_θ 0.1, scope
-    all), Cora GCN, levels 5/10/15/20, seeds 0–4 -> ``glt_teddy_paper_cora``.
-12. ``ddi-linear``: ogbl-ddi at the reduced budget above, dense + TEDDY + random with weight
+9. ``ugs-raw-features``: UGS with ``--preset ugs-paper`` as first written (hidden 512, lr
+   0.008, wd 8e-5, s1 = s2 = 1e-2, 200 + 200 epochs) but features as loaded (0/1 bag of
+   words), Cora GCN, levels 1–12, seeds 0–4 -> ``glt_ugs_rawfeatures_cora``: 3 points under
+   UGS's figure, which started the ablation.
+10. ``ugs-paper``: the same with row-normalised features, as UGS's ``load_data`` (now part of
+    the preset) -> ``glt_ugs_paper_cora``.
+11. ``ugs-weight-mode``: the other candidate detail, on raw features: the search's soft edge
+    mask as GCN edge weights (``ugs.mode = weight``: the normalisation D^-1/2 (A ⊙ m + I)
+    D^-1/2 sees the soft mask, as UGS's dense-adjacency GCN) at levels 4 and 9, seeds 0–2 ->
+    ``glt_ugs_weightmode_cora``.
+12. ``teddy-paper``: TEDDY with ``--preset teddy-paper`` (λ = 10, p_g 0.05, p_θ 0.1, scope
+    all, row-normalised features), Cora GCN, levels 5/10/15/20, seeds 0–4 ->
+    ``glt_teddy_paper_cora``.
+13. ``new-methods``: FastGLT and AdaGLT on the same preset and grid, seeds 0–2, same folder.
+14. ``ddi-linear``: ogbl-ddi at the reduced budget above, dense + TEDDY + random with weight
     scope ``linear`` for every arm (scope ``all`` prunes the node embedding, the model's only
     input), p_weight 0.1, levels 10 and 20, seeds 0–2 -> ``glt_ddi_gcn_linear``.
-13. ``molbace-linear``: ogbg-molbace GIN as above, dense + TEDDY + random, scope ``linear``,
+15. ``molbace-linear``: ogbg-molbace GIN as above, dense + TEDDY + random, scope ``linear``,
     levels 5 and 10, seeds 0–2 -> ``glt_molbace_gin_linear``.
 
 Several copies may run at once on disjoint steps (``--only``); two copies must not share a folder.
@@ -93,15 +99,24 @@ STEPS = [
      {"dataset": "ogbl-ddi", "model": "gcn", "hidden": 64, "num_layers": 2, "epochs": 20,
       "lr": 0.005, "weight_decay": 0.0, "methods": ["teddy", "random"], "levels": [5, 10, 20],
       "p_graph": 0.05, "p_weight": 0.1, "seeds": [0]}),
+    ("ugs-raw-features", "glt_ugs_rawfeatures_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"],
+                  levels=list(range(1, 13)), seeds=[0, 1, 2, 3, 4],
+                  dataset_options={"normalize_features": False})),
     ("ugs-paper", "glt_ugs_paper_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"],
                   levels=list(range(1, 13)), seeds=[0, 1, 2, 3, 4])),
     ("ugs-weight-mode", "glt_ugs_weightmode_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
-                  seeds=[0, 1, 2], method_options={"ugs": {"mode": "weight"}})),
+                  seeds=[0, 1, 2], method_options={"ugs": {"mode": "weight"}},
+                  dataset_options={"normalize_features": False})),
     ("teddy-paper", "glt_teddy_paper_cora",
      apply_preset("teddy-paper", dataset="cora", model="gcn", methods=["teddy"],
                   levels=[5, 10, 15, 20], seeds=[0, 1, 2, 3, 4])),
+    ("new-methods", "glt_teddy_paper_cora",
+     apply_preset("teddy-paper", dataset="cora", model="gcn",
+                  methods=["teddy", "fastglt", "adaglt"], levels=[5, 10, 15, 20],
+                  seeds=[0, 1, 2])),
     ("ddi-linear", "glt_ddi_gcn_linear",
      {"dataset": "ogbl-ddi", "model": "gcn", "hidden": 64, "num_layers": 2, "epochs": 20,
       "lr": 0.005, "weight_decay": 0.0, "methods": ["teddy", "random"], "levels": [10, 20],
