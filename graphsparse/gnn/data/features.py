@@ -69,7 +69,7 @@ def row_normalize(x: Tensor) -> Tensor:
         scale = torch.where(sums > 0, 1.0 / sums, torch.zeros_like(sums))
         return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(),
                                        values * torch.repeat_interleave(scale, counts),
-                                       size=x.shape)
+                                       size=x.shape, check_invariants=True)
     if bool((x < 0).any()):
         raise ValueError("normalize_features needs non-negative node features")
     sums = x.sum(dim=1, keepdim=True)
