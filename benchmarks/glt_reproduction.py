@@ -31,14 +31,18 @@ Issue 14 (fidelity; each its own folder, one weight scope per table):
    UGS's figure, which started the ablation.
 10. ``ugs-paper``: the same with row-normalised features, as UGS's ``load_data`` (now part of
     the preset) -> ``glt_ugs_paper_cora``.
-11. ``ugs-weight-mode``: the other candidate detail, on raw features: the search's soft edge
-    mask as GCN edge weights (``ugs.mode = weight``: the normalisation D^-1/2 (A ⊙ m + I)
+11. ``ugs-weight-mode``: the other candidate detail, with row-normalised features: the search's
+    soft edge mask as GCN edge weights (``ugs.mode = weight``: the normalisation D^-1/2 (A ⊙ m + I)
     D^-1/2 sees the soft mask, as UGS's dense-adjacency GCN) at levels 4 and 9, seeds 0–2 ->
     ``glt_ugs_weightmode_cora``.
 12. ``teddy-paper``: TEDDY with ``--preset teddy-paper`` (λ = 10, p_g 0.05, p_θ 0.1, scope
     all, row-normalised features), Cora GCN, levels 5/10/15/20, seeds 0–4 ->
     ``glt_teddy_paper_cora``.
 13. ``new-methods``: FastGLT and AdaGLT on the same preset and grid, seeds 0–2, same folder.
+    ``teddy-tuned``: TEDDY with the settings ``graphsparse glt tune --method teddy --preset
+    teddy-paper --level 20 --trials 20 --seed 0`` chose on validation (λ, lr, weight decay,
+    dropout; study in ``glt_tune_teddy_cora/``), levels 5/10/15/20, seeds 0–4 ->
+    ``glt_teddy_tuned_cora``.
 14. ``ddi-linear``: ogbl-ddi at the reduced budget above, dense + TEDDY + random with weight
     scope ``linear`` for every arm (scope ``all`` prunes the node embedding, the model's only
     input), p_weight 0.1, levels 10 and 20, seeds 0–2 -> ``glt_ddi_gcn_linear``.
@@ -108,8 +112,7 @@ STEPS = [
                   levels=list(range(1, 13)), seeds=[0, 1, 2, 3, 4])),
     ("ugs-weight-mode", "glt_ugs_weightmode_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
-                  seeds=[0, 1, 2], method_options={"ugs": {"mode": "weight"}},
-                  dataset_options={"normalize_features": False})),
+                  seeds=[0, 1, 2], method_options={"ugs": {"mode": "weight"}})),
     ("teddy-paper", "glt_teddy_paper_cora",
      apply_preset("teddy-paper", dataset="cora", model="gcn", methods=["teddy"],
                   levels=[5, 10, 15, 20], seeds=[0, 1, 2, 3, 4])),
@@ -117,6 +120,10 @@ STEPS = [
      apply_preset("teddy-paper", dataset="cora", model="gcn",
                   methods=["teddy", "fastglt", "adaglt"], levels=[5, 10, 15, 20],
                   seeds=[0, 1, 2])),
+    ("teddy-tuned", "glt_teddy_tuned_cora",
+     lambda: apply_preset(RESULTS / "glt_tune_teddy_cora" / "preset.json", dataset="cora",
+                          model="gcn", methods=["teddy"], levels=[5, 10, 15, 20],
+                          seeds=[0, 1, 2, 3, 4])),  # the tuned preset exists after the study
     ("ddi-linear", "glt_ddi_gcn_linear",
      {"dataset": "ogbl-ddi", "model": "gcn", "hidden": 64, "num_layers": 2, "epochs": 20,
       "lr": 0.005, "weight_decay": 0.0, "methods": ["teddy", "random"], "levels": [10, 20],
@@ -140,7 +147,8 @@ def main() -> None:
     names = [name for name, _, _ in STEPS]
     if args.list:
         for name, folder, kwargs in STEPS:
-            print(f"{name:22s} -> results/{folder}: {kwargs}")
+            shown = "(settings from a study's preset file)" if callable(kwargs) else kwargs
+            print(f"{name:22s} -> results/{folder}: {shown}")
         return
     chosen = names if args.only is None else args.only.split(",")
     unknown = [c for c in chosen if c not in names]
@@ -151,6 +159,8 @@ def main() -> None:
             continue
         start = time.perf_counter()
         print(f"[{time.strftime('%H:%M:%S')}] step {name} -> {folder}", flush=True)
+        if callable(kwargs):
+            kwargs = kwargs()
         rows = run_sweep(RESULTS / folder, data_root=args.data_root,
                          progress=not args.no_progress, **kwargs)
         print(f"[{time.strftime('%H:%M:%S')}] step {name}: {len(rows)} rows in the folder, "
