@@ -10,7 +10,6 @@ seeds are done), and writes the files atomically:
 
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 

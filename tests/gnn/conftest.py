@@ -41,3 +41,17 @@ def offline_cache(monkeypatch, tmp_path):
     monkeypatch.setenv(paths.ENV_CACHE, str(tmp_path / "cache"))
     monkeypatch.delenv(paths.ENV_OFFLINE, raising=False)
     return tmp_path / "cache"
+
+
+def assert_level_counts(results, edge_units: int, weights_total: int, p_graph: float,
+                        p_weight: float) -> None:
+    """Every ``LevelResult`` of a search keeps exactly the geometric grid's counts of its
+    level: ``kept_count(U, 1-(1-p_graph)^k)`` edge units, ``kept_count(P, ...)`` weights."""
+    from graphsparse.masks import geometric_sparsity, kept_count
+
+    for found in results:
+        level = found.point.level
+        assert found.result.graph_sparsity["kept"] == kept_count(
+            edge_units, geometric_sparsity(p_graph, level)), level
+        assert found.result.weight_sparsity["kept"] == kept_count(
+            weights_total, geometric_sparsity(p_weight, level)), level

@@ -34,6 +34,7 @@ from graphsparse.gnn.methods.adaglt import (
 )
 from graphsparse.gnn.methods.base import OneShotMethod, TrainConfig
 from graphsparse.gnn.models import build_model
+from tests.gnn.conftest import assert_level_counts
 from graphsparse.masks import geometric_sparsity, kept_count, masks_of, named_tensors
 
 # the package re-exports the function adaglt under the module's name
@@ -302,8 +303,4 @@ def test_search_entry_point(sbm, units):
     results = method.search(model, sbm, targets, train_config=TrainConfig(epochs=2, seed=0),
                             method_options={"search_epochs": 3, "explainer_hidden": 8})
     assert len(results) == 2
-    total = _weights_total(model, "linear")
-    for level, found in zip((1, 2), results):
-        s = geometric_sparsity(0.2, level)
-        assert found.result.graph_sparsity["kept"] == kept_count(units.count, s)
-        assert found.result.weight_sparsity["kept"] == kept_count(total, s)
+    assert_level_counts(results, units.count, _weights_total(model, "linear"), 0.2, 0.2)

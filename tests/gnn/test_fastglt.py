@@ -26,8 +26,9 @@ from graphsparse.gnn.methods.fastglt import (
     swap_masks,
 )
 from graphsparse.gnn.models import build_model
+from tests.gnn.conftest import assert_level_counts
 from graphsparse.gnn.train import train_model
-from graphsparse.masks import geometric_sparsity, kept_count, named_tensors
+from graphsparse.masks import kept_count, named_tensors
 
 FAST = {"epochs": 3, "lr": 0.02, "weight_decay": 5e-4, "seed": 0}
 SEARCH = {"pretrain_epochs": 3, "denoise_epochs": 9, "update_interval": 3,
@@ -234,8 +235,4 @@ def test_search_reports_every_level(sbm):
     results = method.search(model, sbm, targets, train_config=TrainConfig(epochs=3, seed=0),
                             method_options={"pretrain_epochs": 2, "denoise_epochs": 6})
     assert len(results) == 2
-    total = _weights_total(model, "linear")
-    for level, found in zip((1, 2), results):
-        s = geometric_sparsity(0.2, level)
-        assert found.result.graph_sparsity["kept"] == kept_count(units.count, s)
-        assert found.result.weight_sparsity["kept"] == kept_count(total, s)
+    assert_level_counts(results, units.count, _weights_total(model, "linear"), 0.2, 0.2)
