@@ -81,6 +81,7 @@ from graphsparse.gnn.models import (
 )
 from graphsparse.gnn.experiment.report import Summary, plot, summarise
 from graphsparse.gnn.experiment.sweep import ConfigMismatchError, read_rows, run_sweep
+from graphsparse.gnn.experiment.export import ExportedTicket, export_ticket, load_exported
 from graphsparse.gnn.experiment.ticket import Ticket, as_dataset, find_ticket, load_ticket
 from graphsparse.gnn.train import (
     EpochRecord,
@@ -95,6 +96,9 @@ from graphsparse.gnn.train import (
 )
 
 __all__ = [
+    "ExportedTicket",
+    "export_ticket",
+    "load_exported",
     "run_sweep",
     "read_rows",
     "ConfigMismatchError",

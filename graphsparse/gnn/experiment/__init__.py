@@ -19,9 +19,13 @@ from graphsparse.gnn.experiment.sweep import (
     run_sweep,
 )
 from graphsparse.gnn.experiment.targets import TargetPoint, Targets
+from graphsparse.gnn.experiment.export import ExportedTicket, export_ticket, load_exported
 from graphsparse.gnn.experiment.ticket import Ticket, as_dataset, find_ticket, load_ticket
 
 __all__ = [
+    "ExportedTicket",
+    "export_ticket",
+    "load_exported",
     "TIMING_FIELDS",
     "Cell",
     "CellContext",

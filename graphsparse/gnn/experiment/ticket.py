@@ -206,6 +206,13 @@ class Ticket:
                              progress=progress, desc="ticket retrain")
         return model, result
 
+    def export(self, path: str | os.PathLike, data_or_dataset: Any) -> Path:
+        """Write a deployable model of the ticket (baked weights, kept edges, GCN propagation
+        prebuilt): :func:`graphsparse.gnn.experiment.export.export_ticket`. Returns the path."""
+        from graphsparse.gnn.experiment.export import export_ticket
+
+        return export_ticket(self, data_or_dataset, path)
+
 
 def load_ticket(path: str | os.PathLike) -> Ticket:
     """:meth:`Ticket.load`."""
