@@ -304,3 +304,16 @@ def test_search_entry_point(sbm, units):
                             method_options={"search_epochs": 3, "explainer_hidden": 8})
     assert len(results) == 2
     assert_level_counts(results, units.count, _weights_total(model, "linear"), 0.2, 0.2)
+
+
+def test_explainer_scores_are_the_same_for_csr_features(sbm):
+    """Bag-of-words features stay CSR (a sparse product): same scores and gradients."""
+    units = EdgeUnits(sbm)
+    options = {"hidden": 8, "coef": 0.1, "temperature": 0.1, "seed": 0}
+    dense = AdaGLTEdgeMask(units, sbm.data.x, 2, **options)
+    sparse = AdaGLTEdgeMask(units, sbm.data.x.to_sparse_csr(), 2, **options)
+    a, b = dense.scores(), sparse.scores()
+    assert torch.allclose(a, b, atol=1e-5)
+    a.sum().backward()
+    b.sum().backward()
+    assert torch.allclose(dense.hidden.weight.grad, sparse.hidden.weight.grad, atol=1e-5)

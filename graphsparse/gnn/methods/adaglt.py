@@ -218,7 +218,9 @@ class AdaGLTEdgeMask(TrainableEdgeMask):
         x = x.to(self.thresholds.dtype)
         f = x.size(1)
         weight = self.hidden.weight
-        first, second = x @ weight[:, :f].T, x @ weight[:, f:].T
+        # bag-of-words features stay CSR: a sparse product is several times cheaper here
+        project = torch.sparse.mm if x.layout == torch.sparse_csr else torch.matmul
+        first, second = project(x, weight[:, :f].T), project(x, weight[:, f:].T)
         u, v = self.pairs
 
         def order(a: Tensor, b: Tensor) -> Tensor:
@@ -343,7 +345,8 @@ def _features(dataset: Any) -> Tensor:
     x = getattr(dataset.data, "x", None)
     if not isinstance(x, Tensor):
         raise ValueError("adaglt's edge explainer needs node features (dataset.data.x)")
-    x = x.to_dense() if x.layout != torch.strided else x
+    if x.layout not in (torch.strided, torch.sparse_csr):
+        x = x.to_dense()
     return x if x.is_floating_point() else x.to(torch.get_default_dtype())
 
 
