@@ -223,14 +223,12 @@ UGS_SWEEPS = (("glt_ugs_rawfeatures_cora", "as loaded (0/1 bag of words)"),
                                           "weights (normalisation sees it, as UGS's GCN)"))
 
 
-def _ugs_point(folder: Path, level: int | None) -> tuple[float, float, int] | None:
-    """(mean, std, seeds) of the test accuracy (%) at ``level`` (None: dense) in ``folder``."""
+def _ugs_point(rows: list[dict], level: int | None) -> tuple[float, float, int] | None:
+    """(mean, std, seeds) of the test accuracy (%) at ``level`` (None: dense) in ``rows``."""
     import statistics
 
-    from graphsparse.gnn.experiment.sweep import read_rows
-
     wanted = ("dense", 0) if level is None else ("ugs", level)
-    rows = [r for r in read_rows(folder) if (r["method"], r["level"]) == wanted]
+    rows = [r for r in rows if (r["method"], r["level"]) == wanted]
     if not rows:
         return None
     values = [100 * r["test"] for r in rows]
@@ -241,6 +239,8 @@ def _ugs_point(folder: Path, level: int | None) -> tuple[float, float, int] | No
 def ugs_figure_check() -> list[str]:
     """UGS at levels 4 and 9 against UGS's figure, per feature preprocessing, and the share
     of the gap that the row normalisation closes."""
+    from graphsparse.gnn.experiment.sweep import read_rows
+
     lines = ["## UGS reproduction check: Cora GCN against UGS's figure", "",
              "Targets from UGS's figure (Chen et al. 2021; issue 14, read off the figure, not "
              "verified against the PDF): the level-4 ticket (18.55% graph / 59.04% weight "
@@ -251,12 +251,13 @@ def ugs_figure_check() -> list[str]:
     gaps: dict[str, dict[int, float]] = {}
     for name, features in UGS_SWEEPS:
         folder = RESULTS / name
-        dense = _ugs_point(folder, None) if (folder / "results.jsonl").exists() else None
+        rows = read_rows(folder) if (folder / "results.jsonl").exists() else []
+        dense = _ugs_point(rows, None)
         if dense is None:
             continue
         cells = [f"{dense[0]:.2f} ± {dense[1]:.2f} ({dense[2]})"]
         for level, target in UGS_FIGURE.items():
-            point = _ugs_point(folder, level)
+            point = _ugs_point(rows, level)
             if point is None:
                 cells += ["—", "—"]
                 continue
