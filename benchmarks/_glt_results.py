@@ -50,6 +50,22 @@ GLT_CONTEXT = {
                                 "below.",
     "glt_ugs_paper_cora": "UGS with preset `ugs-paper` (row-normalised features, as UGS's "
                           "`load_data`). See the reproduction check below.",
+    "glt_ugs_weightmode_cora": "Correction (2026-12-05): this was meant as the ablation "
+                               "\"soft edge mask as GCN edge weights\" (`ugs.mode = weight`), "
+                               "but for a GCN the default message mode already passes the mask "
+                               "as `edge_weight`, so the normalisation sees it in both modes "
+                               "(graphsparse.gnn.edges, mode \"message\", rule \"weight\"): "
+                               "the rows equal `glt_ugs_paper_cora`'s seed by seed (levels 4 and "
+                               "9, seeds 0–2). It is a repeat run, not an ablation; our UGS "
+                               "already renormalises the masked adjacency as UGS's GCN does.",
+    "glt_ugs_untied_cora": "UGS's dense N×N edge mask: one mask entry per direction "
+                           "(`ugs.tie_directions = false`), so a pair can keep one direction; "
+                           "graph sparsity counts directed edges, as UGS's `print_sparsity`.",
+    "glt_ugs_noise_cora": "UGS's `all_one` mask-init noise (`ugs.init_noise = 1e-5`), which "
+                          "breaks the exact ties between masks that get no task gradient.",
+    "glt_ugs_torchinit_cora": "UGS's initial weights: its GCN's `nn.Linear` layers draw "
+                              "kaiming-uniform weights (bound 1/√fan_in: 0.026 and 0.044 here) where PyG's "
+                              "`GCNConv` draws glorot (0.056 and 0.108) (`weight_init = torch`).",
     "glt_teddy_paper_cora": "Preset `teddy-paper` for every arm (TEDDY's defaults and README "
                             "λ = 10, row-normalised features as its `load_data`, weight scope "
                             "all for every arm); FastGLT and AdaGLT on the same grid with their "
@@ -134,9 +150,10 @@ def _glt_table(summary, scope: str, scale: float, unit: str) -> list[str]:
         p_weight = "—" if g.get("p_weight") is None else g["p_weight"]
         iso = "—" if g.get("isolated_nodes") is None else f"{g['isolated_nodes']:.0f}"
         hom = "—" if g.get("homophily") is None else f"{g['homophily']:.3f}"
+        row_scope = "—" if g["method"] == "dense" else g.get("weight_scope", "")  # nothing pruned
         lines.append(f"| {g['method']} | {g['level']} | {p_graph} | {p_weight} | "
                      f"{100 * g['graph_sparsity']:.2f} | "
-                     f"{100 * g['weight_sparsity']:.2f} | {g.get('weight_scope', '')} | "
+                     f"{100 * g['weight_sparsity']:.2f} | {row_scope} | "
                      f"{mean_std_text(g, scale)} | {g['n']} | {iso} | {hom} |")
     return lines + [""]
 
@@ -168,6 +185,7 @@ def _settings_line(cfg: dict) -> list[str]:
     model = cfg.get("model_config") or {}
     parts = [f"dropout {model['dropout']}" for _ in [0] if "dropout" in model]
     parts += [f"bias {model['bias']}" for _ in [0] if "bias" in model]
+    parts += [f"initial weights {model['weight_init']}" for _ in [0] if "weight_init" in model]
     parts.append("features row-normalised" if cfg.get("normalize_features")
                  else "features as loaded")
     if cfg.get("preset"):
@@ -175,6 +193,16 @@ def _settings_line(cfg: dict) -> list[str]:
     for method, options in sorted((cfg.get("method_options") or {}).items()):
         parts += [f"{method}.{name} = {value}" for name, value in sorted(options.items())]
     return [f"Settings: {', '.join(parts)}.", ""] if parts else []
+
+
+def _graph_count(cfg: dict) -> str:
+    """What the graph sparsity of the sweep's rows counts."""
+    untied = sorted(method for method, options in (cfg.get("method_options") or {}).items()
+                    if options.get("tie_directions") is False)
+    if not untied:
+        return "undirected edges without self-loops"
+    return ("directed edges without self-loops for " + ", ".join(untied) + " (one mask entry "
+            "per direction), undirected edges without self-loops otherwise")
 
 
 def glt_section(folder: Path) -> list[str]:
@@ -194,7 +222,7 @@ def glt_section(folder: Path) -> list[str]:
         f"Configuration: {cfg.get('dataset')} ({cfg.get('split_name')}), {cfg.get('model')} depth "
         f"{cfg.get('num_layers')} width {cfg.get('hidden')}, {cfg.get('epochs')} epochs per run, "
         f"lr {cfg.get('lr')}, weight decay {cfg.get('weight_decay')}; metric {summary.metric} at the "
-        "best-validation epoch; sparsities realised (graph: undirected edges without self-loops; "
+        f"best-validation epoch; sparsities realised (graph: {_graph_count(cfg)}; "
         "weights: each row's scope); mean ± sample std over seeds; isolated nodes and edge "
         "homophily of the kept graph (node tasks). Produced by `graphsparse glt run`; partial "
         "sweeps show the seeds done.",
@@ -219,8 +247,16 @@ def glt_section(folder: Path) -> list[str]:
 UGS_FIGURE = {4: None, 9: 79.3}  # None: the dense model's accuracy
 UGS_SWEEPS = (("glt_ugs_rawfeatures_cora", "as loaded (0/1 bag of words)"),
               ("glt_ugs_paper_cora", "row-normalised, as UGS's `load_data`"),
-              ("glt_ugs_weightmode_cora", "row-normalised; search's soft edge mask as GCN edge "
-                                          "weights (normalisation sees it, as UGS's GCN)"))
+              ("glt_ugs_weightmode_cora", "row-normalised; `ugs.mode = weight`, which for a GCN "
+                                          "is the default (a repeat of seeds 0–2, see its "
+                                          "section)"),
+              ("glt_ugs_untied_cora", "row-normalised; one edge-mask entry per direction "
+                                      "(UGS's dense N×N mask; graph sparsity over directed "
+                                      "edges)"),
+              ("glt_ugs_noise_cora", "row-normalised; UGS's `all_one` mask-init noise "
+                                     "(spread 2·10⁻⁵)"),
+              ("glt_ugs_torchinit_cora", "row-normalised; UGS's initial weights "
+                                         "(`nn.Linear` default)"))
 
 
 def _ugs_point(rows: list[dict], level: int | None) -> tuple[float, float, int] | None:
@@ -234,6 +270,32 @@ def _ugs_point(rows: list[dict], level: int | None) -> tuple[float, float, int] 
     values = [100 * r["test"] for r in rows]
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0, \
         len(values)
+
+
+def _paired_with_preset(read_rows) -> list[str]:
+    """Each ablation against the preset run on the same seeds (mean of per-seed differences)."""
+    def by_seed(name: str, level: int) -> dict[int, float]:
+        folder = RESULTS / name
+        rows = read_rows(folder) if (folder / "results.jsonl").exists() else []
+        return {r["seed"]: 100 * r["test"] for r in rows if (r["method"], r["level"])
+                == ("ugs", level)}
+
+    base = UGS_SWEEPS[1][0]
+    lines = []
+    for name, _ in UGS_SWEEPS[2:]:
+        parts = []
+        for level in UGS_FIGURE:
+            ours, ref = by_seed(name, level), by_seed(base, level)
+            seeds = sorted(set(ours) & set(ref))
+            if seeds:
+                diff = sum(ours[s] - ref[s] for s in seeds) / len(seeds)
+                parts.append(f"level {level} {diff:+.2f}")
+        if parts:
+            lines.append(f"- `{name}` − `{base}`, same seeds: " + ", ".join(parts))
+    if lines:
+        lines = ["", "Each ablation against the preset run on the same seeds (mean per-seed "
+                 "difference in test accuracy points; positive = the detail helps):", ""] + lines
+    return lines
 
 
 def ugs_figure_check() -> list[str]:
@@ -266,6 +328,7 @@ def ugs_figure_check() -> list[str]:
             spread = f" ± {point[1]:.2f}" if point[2] > 1 else ""
             cells += [f"{point[0]:.2f}{spread} ({point[2]})", f"{gap:+.2f}"]
         lines.append(f"| `{name}` | {features} | " + " | ".join(cells) + " |")
+    lines += _paired_with_preset(read_rows)
     raw = gaps.get(UGS_SWEEPS[0][0], {})
     for name, features in UGS_SWEEPS[1:]:
         closed = [f"level {level}: {100 * (raw[level] - gap) / raw[level]:.0f}% of the "

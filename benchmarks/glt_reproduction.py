@@ -31,10 +31,20 @@ Issue 14 (fidelity; each its own folder, one weight scope per table):
    UGS's figure, which started the ablation.
 10. ``ugs-paper``: the same with row-normalised features, as UGS's ``load_data`` (now part of
     the preset) -> ``glt_ugs_paper_cora``.
-11. ``ugs-weight-mode``: the other candidate detail, with row-normalised features: the search's
-    soft edge mask as GCN edge weights (``ugs.mode = weight``: the normalisation D^-1/2 (A ⊙ m + I)
-    D^-1/2 sees the soft mask, as UGS's dense-adjacency GCN) at levels 4 and 9, seeds 0–2 ->
-    ``glt_ugs_weightmode_cora``.
+11. ``ugs-weight-mode``: meant as the other candidate detail (``ugs.mode = weight``: the
+    search's soft edge mask as GCN edge weights, so the normalisation D^-1/2 (A ⊙ m + I) D^-1/2
+    sees it), levels 4 and 9, seeds 0–2 -> ``glt_ugs_weightmode_cora``. For a GCN the default
+    message mode already does this (rule "weight"), so its rows repeat ``ugs-paper``'s.
+11b. ``ugs-untied``: the next detail of UGS's code, with row-normalised features: one
+    edge-mask entry per direction (``ugs.tie_directions = false``: UGS's dense ``N×N`` mask,
+    graph sparsity counted over directed edges as UGS's ``print_sparsity``), levels 4 and 9,
+    seeds 0–2 -> ``glt_ugs_untied_cora``. It lowered accuracy, so the two details below are
+    each tried alone on the preset (tied directions):
+11c. ``ugs-noise``: UGS's ``all_one`` mask-init noise (``ugs.init_noise = 1e-5``), which breaks
+    the exact ties between masks that get no task gradient -> ``glt_ugs_noise_cora``;
+    ``ugs-torch-init``: UGS's initial weights (its GCN's ``nn.Linear`` layers: kaiming-uniform,
+    bound 1/√fan_in, about half PyG's glorot bound here; ``weight_init = torch``) ->
+    ``glt_ugs_torchinit_cora``; both levels 4 and 9, seeds 0–2.
 12. ``teddy-paper``: TEDDY with ``--preset teddy-paper`` (λ = 10, p_g 0.05, p_θ 0.1, scope
     all, row-normalised features), Cora GCN, levels 5/10/15/20, seeds 0–4 ->
     ``glt_teddy_paper_cora``.
@@ -113,6 +123,15 @@ STEPS = [
     ("ugs-weight-mode", "glt_ugs_weightmode_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
                   seeds=[0, 1, 2], method_options={"ugs": {"mode": "weight"}})),
+    ("ugs-untied", "glt_ugs_untied_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
+                  seeds=[0, 1, 2], method_options={"ugs": {"tie_directions": False}})),
+    ("ugs-noise", "glt_ugs_noise_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
+                  seeds=[0, 1, 2], method_options={"ugs": {"init_noise": 1e-5}})),
+    ("ugs-torch-init", "glt_ugs_torchinit_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
+                  seeds=[0, 1, 2], model_options={"weight_init": "torch"})),
     ("teddy-paper", "glt_teddy_paper_cora",
      apply_preset("teddy-paper", dataset="cora", model="gcn", methods=["teddy"],
                   levels=[5, 10, 15, 20], seeds=[0, 1, 2, 3, 4])),

@@ -28,9 +28,11 @@ exactly that):
 * ``shortest_paths``: mean undirected BFS distance from the same 100 seeded sources as
   ``mean_shortest_path(sources=100, seed)`` (networkx: ``single_source_shortest_path_length`` on
   ``to_undirected(as_view=True)``; igraph: ``distances(mode="all")``);
-* ``four_cycles``: per-layer 4-cycles Σ_{i<j} binom(C_ij, 2). networkx has no function for this
-  quantity (``square_clustering`` is a different one), so the baseline is a straightforward
-  Python count of common neighbours on the networkx adjacency, run only on nets with at most
+* ``four_cycles``: per-layer 4-cycles Σ_{i<j} binom(C_ij, 2). networkx has no public function for
+  this count (``square_clustering`` is a different quantity;
+  ``bipartite.robins_alexander_clustering`` gives a layer's Robins–Alexander coefficient 4·C4/L3,
+  equal to ours, not the count), so the baseline is a straightforward Python count of common
+  neighbours on the networkx adjacency, run only on nets with at most
   ``--nx-four-cycles-max-edges`` edges (else n/a); igraph: n/a.
 
 networkx runs under a per-metric wall-clock limit (``--nx-limit``, SIGALRM: networkx is pure

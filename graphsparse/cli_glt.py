@@ -56,7 +56,7 @@ def _preset_arguments(args: argparse.Namespace) -> dict[str, Any]:
                                                      "p_weight", "graph_sparsity",
                                                      "weight_sparsity")
                 if getattr(args, key) is not None}
-    model_options = {key: getattr(args, key) for key in ("dropout", "bias")
+    model_options = {key: getattr(args, key) for key in ("dropout", "bias", "weight_init")
                      if getattr(args, key) is not None}
     method_options: dict[str, dict[str, Any]] = {}
     for method, name, value in args.option:
@@ -120,8 +120,9 @@ def _glt_run(args: argparse.Namespace) -> int:
                          weight_sparsity=args.weight_sparsity, rounds=args.rounds,
                          device=args.device, batch_size=args.batch_size,
                          num_neighbors=args.num_neighbors, evaluation=args.evaluation,
-                         threads=args.threads,
-                         workers=args.workers, scheduler=args.scheduler)
+                         threads=args.threads, save_tickets=args.save_tickets,
+                         workers=args.workers, scheduler=args.scheduler,
+                         weight_granularity=args.weight_granularity)
     except ValueError as e:
         raise SystemExit(f"graphsparse glt run{_rank_label()}: {e}")
     except OSError as e:  # DatasetNotFoundError, a failed download, an unwritable --out
@@ -138,6 +139,18 @@ def _glt_run(args: argparse.Namespace) -> int:
     if distributed.is_writer():
         print(f"{len(rows)} rows in {args.out}/results.jsonl; summarise with "
               f"`graphsparse glt report {args.out}`")
+    return 0
+
+
+def _glt_export(args: argparse.Namespace) -> int:
+    from graphsparse.gnn.experiment.saved import export_from_run
+
+    try:
+        path = export_from_run(args.dir, method=args.method, seed=args.seed, level=args.level,
+                               out=args.out, data_root=args.data_root)
+    except (ValueError, TypeError, OSError) as e:
+        raise SystemExit(f"graphsparse glt export: {type(e).__name__}: {e}")
+    print(f"exported ticket: {path} (load with graphsparse.gnn.load_exported)")
     return 0
 
 
@@ -166,7 +179,8 @@ def _glt_report(args: argparse.Namespace) -> int:
 
 
 def add_glt_commands(sub: Any) -> None:
-    """Add ``glt run``, ``glt tune`` and ``glt report`` to the ``graphsparse`` subcommands."""
+    """Add ``glt run``, ``glt tune``, ``glt report`` and ``glt export`` to the ``graphsparse``
+    subcommands."""
     glt = sub.add_parser("glt", help="graph lottery tickets: resumable sweeps and reports")
     glt_sub = glt.add_subparsers(dest="glt_command", required=True)
     run = glt_sub.add_parser("run", help="run or resume a sweep (one JSON row per ticket)")
@@ -193,6 +207,9 @@ def add_glt_commands(sub: Any) -> None:
     run.add_argument("--hidden", type=int, help="model width (default 512)")
     run.add_argument("--num-layers", type=int, help="model depth (default 2)")
     run.add_argument("--dropout", type=float, help="dropout in [0, 1) (default per model)")
+    run.add_argument("--weight-init", choices=["pyg", "torch"],
+                     help="initial weights: each layer's PyG default (pyg, default) or "
+                          "nn.Linear's for every linear map (torch, as UGS's reference GCN)")
     run.add_argument("--bias", action=argparse.BooleanOptionalAction,
                      help="bias in the convolutions (default: none for node tasks)")
     run.add_argument("--normalize-features", action=argparse.BooleanOptionalAction,
@@ -205,6 +222,10 @@ def add_glt_commands(sub: Any) -> None:
                           "imp.rewind_epoch, magnitude.edge_score")
     run.add_argument("--weight-scope", choices=["linear", "all"],
                      help="weight-sparsity scope (default: each method's own)")
+    run.add_argument("--weight-granularity", choices=["unstructured", "neuron"],
+                     default="unstructured",
+                     help="prune single weights (unstructured, default) or whole hidden units "
+                          "(neuron: a unit's incoming row, bias and outgoing column together)")
     run.add_argument("--split-seed", type=int, default=0, help="seed of random splits")
     run.add_argument("--no-progress", action="store_true",
                      help="no progress bar, status line or ogb processing bars")
@@ -228,6 +249,9 @@ def add_glt_commands(sub: Any) -> None:
     run.add_argument("--sbm-nodes", type=int, help="--dataset sbm: number of nodes")
     run.add_argument("--sbm-degree", type=float,
                      help="--dataset sbm: expected average degree")
+    run.add_argument("--save-tickets", action="store_true",
+                     help="also save every ticket (masks, weights) in OUT/tickets/ for "
+                          "`glt export`")
     run.set_defaults(func=_glt_run)
     tune = glt_sub.add_parser("tune", help="search a method's settings on validation (Optuna)")
     tune.add_argument("--dataset", required=True)
@@ -252,3 +276,12 @@ def add_glt_commands(sub: Any) -> None:
     rep.add_argument("--epsilon", type=float, default=0.01,
                      help="extreme-ticket tolerance in metric units (0.01 = 1 percentage point)")
     rep.set_defaults(func=_glt_report)
+    export = glt_sub.add_parser("export", help="a saved ticket of a sweep as a deployable "
+                                                "model (masks baked, edges removed)")
+    export.add_argument("dir", help="a sweep folder run with --save-tickets")
+    export.add_argument("--method", required=True)
+    export.add_argument("--level", type=int, required=True)
+    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--out", required=True, help="the exported file (.pt)")
+    export.add_argument("--data-root", help="data root (default $GRAPHSPARSE_DATA)")
+    export.set_defaults(func=_glt_export)

@@ -9,7 +9,7 @@ The concerns are separated as in jaxpruner:
 * what to score — :mod:`~graphsparse.masks.scoring` (magnitude, random, gradient, SNIP, SynFlow);
 * how many per layer — :mod:`~graphsparse.masks.budgets` (uniform, ER, ERK, balanced);
 * how scores become masks — :mod:`~graphsparse.masks.selection` (exact top-k, groups, N:M,
-  drop/grow);
+  drop/grow), :mod:`~graphsparse.masks.neurons` (hidden units as groups: neuron granularity);
 * when — :mod:`~graphsparse.masks.schedules` (one-shot, geometric rounds, polynomial);
 
 plus :mod:`~graphsparse.masks.attach` (parametrize-based masking of modules),
@@ -45,6 +45,7 @@ from .io import (
     save_model,
 )
 from .kernels import csr_layers, csr_linear
+from .neurons import HiddenUnits, hidden_units, resize_parameters
 from .schedules import Geometric, OneShot, Polynomial, geometric_sparsity
 from .scoring import gradient_scores, magnitude_scores, random_scores, snip_scores, synflow_scores
 from .selection import (
@@ -70,6 +71,7 @@ __all__ = [
     "CorruptFileError", "load_file", "load_masks", "load_model", "save_file", "save_masks",
     "save_model",
     "csr_layers", "csr_linear",
+    "HiddenUnits", "hidden_units", "resize_parameters",
     "Geometric", "OneShot", "Polynomial", "geometric_sparsity",
     "gradient_scores", "magnitude_scores", "random_scores", "snip_scores", "synflow_scores",
     "drop_lowest", "expand_groups", "group_masks", "group_scores", "grow_highest", "grow_random",

@@ -84,52 +84,89 @@ def _common_dtype(tensors: Sequence[torch.Tensor]) -> torch.dtype:
 
 
 def _kth_largest(chunks: list[torch.Tensor], k: int) -> torch.Tensor:
-    """The k-th largest value (1-based) of the concatenation of 1-D ``chunks`` (one dtype).
+    """The k-th largest value (1-based) of the concatenation of 1-D ``chunks`` (one dtype)."""
+    return _locate_kth(chunks, k)[0]
+
+
+def _locate_kth(chunks: list[torch.Tensor], k: int) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+    """``(value, candidates, rank)``: the k-th largest value (1-based) of the concatenation of 1-D
+    ``chunks`` (one dtype); ``candidates[i]`` = the entries of ``chunks[i]`` still bracketed at the
+    end (they hold every entry equal to ``value``); ``value`` is the ``rank``-th largest candidate,
+    so exactly ``k - rank`` entries outside the candidates are larger than ``value``.
 
     Exact. Each round draws a deterministic sample, picks bounds ``lo <= hi`` around the wanted
     rank, counts the entries above ``hi`` and at or above ``lo``, and keeps only the chunk entries
-    that can still hold the answer. Every round removes at least one entry, so it terminates.
+    that can still hold the answer. Every round removes at least one entry (see
+    :func:`_bracket_round`), so it terminates.
     """
     gen = torch.Generator().manual_seed(0)
     while True:
         total = sum(c.numel() for c in chunks)
         if total <= _DIRECT_SELECT:
             flat = torch.cat(chunks) if len(chunks) > 1 else chunks[0]
-            return flat.kthvalue(total - k + 1).values
-        # deterministic sample, proportional to chunk sizes
-        parts = []
-        for c in chunks:
-            if c.numel() == 0:
-                continue
-            m = min(c.numel(), max(1, math.ceil(_SAMPLE * c.numel() / total)))
-            parts.append(c[torch.randint(c.numel(), (m,), generator=gen)])
-        sample = torch.cat(parts).sort(descending=True).values
-        size = sample.numel()
-        q = k / total
-        rank = q * size
-        margin = 4.0 * math.sqrt(size * q * (1.0 - q)) + 8.0
-        hi = sample[max(0, min(size - 1, int(rank - margin)))]
-        lo = sample[max(0, min(size - 1, int(rank + margin)))]
-        above_hi = 0
-        at_or_above_lo = 0
-        flags = []
-        for c in chunks:
-            ge_lo, gt_hi = c >= lo, c > hi
-            above_hi += int(torch.count_nonzero(gt_hi))
-            at_or_above_lo += int(torch.count_nonzero(ge_lo))
-            flags.append((ge_lo, gt_hi))
-        if above_hi < k <= at_or_above_lo:
-            if bool(lo == hi):
-                return lo
-            # lo <= hi, so gt_hi implies ge_lo and the XOR is lo <= c <= hi
-            chunks = [c[ge_lo ^ gt_hi] for c, (ge_lo, gt_hi) in zip(chunks, flags)]
-            k -= above_hi
-        elif k <= above_hi:
-            chunks = [c[gt_hi] for c, (_, gt_hi) in zip(chunks, flags)]
-        else:
-            chunks = [c[~ge_lo] for c, (ge_lo, _) in zip(chunks, flags)]
-            k -= at_or_above_lo
-        del flags
+            return flat.kthvalue(total - k + 1).values, chunks, k
+        lo, hi = _sample_bounds(chunks, k, total, gen)
+        value, chunks, k = _bracket_round(chunks, k, total, lo, hi)
+        if value is not None:
+            return value, chunks, k
+
+
+def _sample_bounds(chunks: list[torch.Tensor], k: int, total: int,
+                   gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bounds ``lo <= hi`` around rank ``k``: values of a deterministic sample proportional to the
+    chunk sizes. A ``-inf`` lower bound is raised to the smallest finite sample value (the answer
+    is finite: callers guarantee ``k`` finite entries), so excluded entries go in one round."""
+    parts = []
+    for c in chunks:
+        if c.numel() == 0:
+            continue
+        m = min(c.numel(), max(1, math.ceil(_SAMPLE * c.numel() / total)))
+        parts.append(c[torch.randint(c.numel(), (m,), generator=gen)])
+    sample = torch.cat(parts).sort(descending=True).values
+    size = sample.numel()
+    q = k / total
+    rank = q * size
+    margin = 4.0 * math.sqrt(size * q * (1.0 - q)) + 8.0
+    hi = sample[max(0, min(size - 1, int(rank - margin)))]
+    lo = sample[max(0, min(size - 1, int(rank + margin)))]
+    if bool(lo == -math.inf) and bool(hi > -math.inf):
+        lo = sample[int(torch.count_nonzero(sample > -math.inf)) - 1]
+    return lo, hi
+
+
+def _bracket_round(chunks: list[torch.Tensor], k: int, total: int, lo: torch.Tensor,
+                   hi: torch.Tensor) -> tuple[torch.Tensor | None, list[torch.Tensor], int]:
+    """One counting round: ``(value or None, the entries left, the rank k among them)``. ``lo``
+    and ``hi`` are entries, so keeping ``c > hi`` or ``c < lo`` removes at least one entry;
+    when ``[lo, hi]`` would keep every entry (heavy ties, e.g. two distinct values) the round
+    splits at ``hi`` instead (:func:`_split_at`), which removes the entries equal to ``hi``.
+    """
+    above_hi = at_or_above_lo = 0
+    flags = []
+    for c in chunks:  # the bool flags double as the filters of the round
+        ge_lo, gt_hi = c >= lo, c > hi
+        above_hi += int(torch.count_nonzero(gt_hi))
+        at_or_above_lo += int(torch.count_nonzero(ge_lo))
+        flags.append((ge_lo, gt_hi))
+    if above_hi < k <= at_or_above_lo:
+        if bool(lo == hi):
+            return lo, chunks, k
+        if above_hi == 0 and at_or_above_lo == total:
+            return _split_at(chunks, k, hi)
+        # lo <= hi, so gt_hi implies ge_lo and the XOR is lo <= c <= hi
+        return None, [c[ge_lo ^ gt_hi] for c, (ge_lo, gt_hi) in zip(chunks, flags)], k - above_hi
+    if k <= above_hi:
+        return None, [c[gt_hi] for c, (_, gt_hi) in zip(chunks, flags)], k
+    return None, [c[~ge_lo] for c, (ge_lo, _) in zip(chunks, flags)], k - at_or_above_lo
+
+
+def _split_at(chunks: list[torch.Tensor], k: int, hi: torch.Tensor) -> tuple:
+    """All entries are ``<= hi``: ``hi`` if at least ``k`` equal it, else look below it."""
+    at_hi = [c >= hi for c in chunks]
+    n = sum(int(torch.count_nonzero(m)) for m in at_hi)
+    if k <= n:
+        return hi, chunks, k
+    return None, [c[~m] for c, m in zip(chunks, at_hi)], k - n
 
 
 def _select_largest(chunks: list[torch.Tensor], k: int) -> list[torch.Tensor]:
@@ -143,12 +180,16 @@ def _select_largest(chunks: list[torch.Tensor], k: int) -> list[torch.Tensor]:
     total = sum(c.numel() for c in chunks)
     if k >= total:
         return [torch.ones(c.numel(), dtype=torch.bool) for c in chunks]
-    value = _kth_largest(chunks, k)
+    value, candidates, rank = _locate_kth(chunks, k)
     masks = [c > value for c in chunks]
-    missing = k - sum(int(torch.count_nonzero(m)) for m in masks)
-    for c, m in zip(chunks, masks):
+    # ties to keep, counted on the (small) candidates instead of the masks; only chunks whose
+    # candidates hold the value are searched for them
+    missing = rank - sum(int(torch.count_nonzero(c > value)) for c in candidates)
+    for c, cand, m in zip(chunks, candidates, masks):
         if missing == 0:
             break
+        if cand is not c and not bool((cand == value).any()):
+            continue
         ties = (c == value).nonzero().flatten()
         take = ties[:missing]
         m[take] = True

@@ -297,7 +297,7 @@ def test_graph_tasks_are_refused():
 def test_search_entry_point(sbm, units):
     method = OneShotMethod("adaglt", adaglt, "linear")
     assert {"search_epochs", "temperature", "edge_reg", "weight_reg", "threshold_coef",
-            "explainer_hidden"} == method.option_names()
+            "explainer_hidden", "weight_granularity"} == method.option_names()
     targets = Targets.from_arguments(levels=[1, 2], p_graph=0.2, p_weight=0.2)
     model = _model(sbm)
     results = method.search(model, sbm, targets, train_config=TrainConfig(epochs=2, seed=0),

@@ -181,3 +181,42 @@ def test_an_exported_gcn_refuses_a_raw_edge_index(tmp_path, sbm):
         exported.model(sbm.data.x, exported.edge_index)
     assert exported.model(sbm.data.x, exported.graph).shape == (sbm.data.num_nodes,
                                                                  sbm.num_classes)
+
+
+def test_sweep_saves_tickets_and_glt_export_exports_one(tmp_path, sbm, capsys):
+    """glt run --save-tickets leaves each ticket row's ticket; glt export RUN_DIR gives the
+    deployable model, which predicts what the saved ticket predicts."""
+    from graphsparse.cli import main
+    from graphsparse.gnn.experiment.saved import saved_ticket, ticket_path
+    from graphsparse.gnn.experiment.sweep import read_rows
+
+    out = tmp_path / "sweep"
+    argv = ["glt", "run", "--dataset", "sbm", "--model", "gcn", "--method", "ugs,random",
+            "--levels", "1-2", "--p-graph", "0.2", "--p-weight", "0.3", "--seeds", "0",
+            "--out", str(out), "--epochs", "3", "--hidden", "16", "--no-progress"]
+    assert main(argv + ["--save-tickets"]) == 0
+    rows = read_rows(out)
+    tickets = [r for r in rows if r["method"] != "dense"]
+    assert len(tickets) == 4 and all(ticket_path(out, r).is_file() for r in tickets)
+    assert not (out / "tickets" / "dense-level0-seed0.pt").exists()
+    row = next(r for r in tickets if r["method"] == "ugs" and r["level"] == 2)
+    ticket = saved_ticket(out, method="ugs", level=2, seed=0)
+    assert ticket.metrics["test"] == pytest.approx(row["test"])
+    assert ticket.graph_sparsity["kept"] == row["edges_kept"]
+    assert ticket.method_config["graph_targets"] == pytest.approx([0.2, 1 - 0.8 ** 2])
+    target = tmp_path / "ugs-l2.pt"
+    assert main(["glt", "export", str(out), "--method", "ugs", "--level", "2", "--seed", "0",
+                 "--out", str(target)]) == 0
+    assert "exported ticket" in capsys.readouterr().out
+    exported = load_exported(target)
+    _, expected = _reference(ticket, sbm)
+    assert torch.allclose(exported.predict(sbm.data.x), expected, atol=TOL)
+    with pytest.raises(SystemExit, match="no row for method 'ugs', level 3"):
+        main(["glt", "export", str(out), "--method", "ugs", "--level", "3", "--out",
+              str(target)])
+    plain = tmp_path / "plain"
+    assert main([str(plain) if a == str(out) else a for a in argv]) == 0
+    with pytest.raises(SystemExit, match="did not save this ticket; run the sweep with "
+                                         "--save-tickets"):
+        main(["glt", "export", str(plain), "--method", "random", "--level", "1", "--out",
+              str(target)])

@@ -30,6 +30,7 @@ from graphsparse.gnn.methods import (
     imp_ticket,
     random_ticket,
     make_teacher,
+    reset_mask_values,
     structural_ticket,
     teddy,
     ugs,
@@ -504,6 +505,54 @@ def test_ugs_mask_lr_gives_the_masks_their_own_learning_rate(sbm, monkeypatch):
     assert seen[0] == [(FAST["lr"], n_weights), (0.5, n_masks)]
     with pytest.raises(ValueError, match="mask_lr must be a finite number > 0"):
         ugs(model, sbm, graph_targets=[0.05], weight_targets=[0.2], mask_lr=0.0, **FAST)
+
+
+def test_ugs_untied_directions_prune_directed_edges(sbm):
+    """tie_directions=False: one mask entry per direction (UGS's dense N×N mask), exact counts
+    over directed edges, and the two directions of a pair are pruned independently."""
+    records = []
+    result = ugs(_gcn(sbm), sbm, graph_targets=_grid(2), weight_targets=_grid(2),
+                 tie_directions=False, on_round=records.append, **FAST)
+    directed = EdgeUnits(sbm, per_direction=True)
+    tied = EdgeUnits(sbm)
+    assert directed.count == 2 * tied.count == int(sbm.data.edge_index.size(1))
+    assert result.graph_sparsity["scope"] == "directed edges, self-loops excluded"
+    assert result.graph_sparsity["total"] == directed.count
+    assert result.graph_sparsity["kept"] == kept_count(directed.count, geometric_sparsity(P, 2))
+    assert records[0].edge_values.numel() == directed.tied.num_pairs
+    # some pair keeps one direction only (with tied units this is impossible)
+    assert not tied.tied.is_symmetric(result.edge_mask)
+    with pytest.raises(TypeError, match="tie_directions must be True or False"):
+        ugs(_gcn(sbm), sbm, graph_targets=[0.1], weight_targets=[0.1], tie_directions=0,
+            **FAST)
+
+
+def test_ugs_init_noise_is_the_reference_multiplicative_draw(sbm):
+    """init_noise=c: mask values 1 · (1 - U(0, 2c)) from the round's seed, edge mask first."""
+    model = _gcn(sbm)
+    attach(model, {n: torch.ones_like(t, dtype=torch.bool)
+                   for n, t in named_tensors(model, "linear").items()}, trainable=True)
+    units = EdgeUnits(sbm)
+    from graphsparse.gnn.edges import TrainableEdgeMask
+    edge_mask = TrainableEdgeMask(tied=units.tied)
+    with torch.no_grad():
+        reset_mask_values(model, edge_mask, noise=0.1,
+                          generator=torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)
+    expected_edges = 1 - 0.2 * torch.rand(units.tied.num_pairs, generator=gen)
+    assert torch.allclose(edge_mask.values.detach(), expected_edges)
+    values = torch.cat([v.detach().flatten() for v in mask_values_of(model).values()])
+    assert 0.8 <= float(values.min()) < 0.85 and 0.95 < float(values.max()) <= 1.0
+    with torch.no_grad():
+        reset_mask_values(model, edge_mask)
+    assert torch.all(edge_mask.values == 1)
+    assert all(torch.all(v == 1) for v in mask_values_of(model).values())
+    with pytest.raises(ValueError, match=r"init_noise must be a number in \[0, 1\]"):
+        ugs(_gcn(sbm), sbm, graph_targets=[0.1], weight_targets=[0.1], init_noise=2.0, **FAST)
+    # deterministic per seed
+    runs = [ugs(_gcn(sbm), sbm, graph_targets=[0.2], weight_targets=[0.2], init_noise=1e-3,
+                **FAST).edge_mask for _ in range(2)]
+    assert torch.equal(runs[0], runs[1])
 
 
 @pytest.mark.parametrize("name", ["gin", "gat", "sage"])

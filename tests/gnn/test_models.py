@@ -250,3 +250,30 @@ def test_save_and_load_with_weight_masks(tmp_path, graph):
     assert torch.equal(loaded(x, edge_index), model(x, edge_index))
     with pytest.raises(ValueError, match="no config from build_model"):
         save_gnn(tmp_path / "x.pt", torch.nn.Linear(2, 2))
+
+
+def test_weight_init_torch_draws_every_linear_map_as_nn_linear():
+    """weight_init="torch": each linear weight is nn.Linear's kaiming-uniform (bound 1/√fan_in)
+    instead of PyG's glorot (bound √(6/(fan_in+fan_out))); recorded in the config, rebuilt from
+    it, and absent from the config at the default."""
+    import math
+
+    torch.manual_seed(0)
+    pyg = build_model("gcn", 1433, 7, hidden=512)
+    torch.manual_seed(0)
+    ref = build_model("gcn", 1433, 7, hidden=512, weight_init="torch")
+    assert "weight_init" not in pyg.config and ref.config["weight_init"] == "torch"
+    for conv_pyg, conv_ref in zip(pyg.convs, ref.convs):
+        fan_out, fan_in = conv_ref.lin.weight.shape
+        torch_bound, glorot = 1 / math.sqrt(fan_in), math.sqrt(6 / (fan_in + fan_out))
+        assert float(conv_ref.lin.weight.abs().max()) <= torch_bound
+        assert float(conv_ref.lin.weight.abs().max()) > 0.95 * torch_bound
+        assert float(conv_pyg.lin.weight.abs().max()) > 0.95 * glorot > torch_bound
+    assert model_from_config(ref.config).config == ref.config
+    sage = build_model("sage", 16, 3, hidden=8, bias=True, weight_init="torch")
+    first = sage.convs[0]
+    biases = [m.bias for m in first.modules()
+              if isinstance(getattr(m, "bias", None), torch.nn.Parameter)]
+    assert biases and all(float(b.abs().max()) <= 1 / math.sqrt(16) for b in biases)
+    with pytest.raises(ValueError, match="weight_init must be one of"):
+        build_model("gcn", 8, 2, weight_init="xavier")

@@ -223,3 +223,57 @@ def test_kept_count_rule():
     assert kept_count(3, 0.9999999999) == 0   # floor(2.9999999997 + 1e-9) = 3
     with pytest.raises(ValueError):
         kept_count(-1, 0.5)
+
+
+@pytest.mark.parametrize("levels", [2, 7, None])
+def test_located_kth_candidates_hold_every_tie_and_give_the_count_above(monkeypatch, levels):
+    """The ties and the count above the k-th value come from the bracketed candidates only."""
+    monkeypatch.setattr(sel, "_DIRECT_SELECT", 300)
+    monkeypatch.setattr(sel, "_SAMPLE", 64)
+    g = torch.Generator().manual_seed(5)
+    chunks = [torch.randint(0, levels, (n,), generator=g).float() if levels else torch.randn(n, generator=g)
+              for n in (700, 1, 0, 1200, 450)]
+    chunks[3][::3] = -math.inf  # excluded entries (never selected)
+    flat = torch.cat(chunks)
+    finite = int(torch.isfinite(flat).sum())
+    for k in (1, 2, 17, finite // 2, finite - 1, finite):
+        value, cands, rank = sel._locate_kth(chunks, k)
+        assert value == flat.sort(descending=True).values[k - 1]
+        assert all(int((c == value).sum()) == int((cd == value).sum()) for c, cd in zip(chunks, cands))
+        assert k - rank == int((flat > value).sum()) - sum(int((cd > value).sum()) for cd in cands)
+        order = sorted(range(flat.numel()), key=lambda i: (-flat[i].item(), i))[:k]
+        expected = torch.zeros(flat.numel(), dtype=torch.bool)
+        expected[order] = True
+        assert torch.equal(torch.cat(sel._select_largest(chunks, k)), expected)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_bracketing_terminates_with_two_levels_and_mostly_excluded_entries(monkeypatch, binary):
+    """Regression: the bracket [lo, hi] used to keep every entry forever when the candidates held
+    only two distinct values (0/1 scores, or -inf-excluded entries and one tied value)."""
+    monkeypatch.setattr(sel, "_DIRECT_SELECT", 200)
+    monkeypatch.setattr(sel, "_SAMPLE", 64)
+    g = torch.Generator().manual_seed(2)
+    scores = {"a": torch.randint(0, 2, (3000,), generator=g).float() if binary else torch.randn(3000, generator=g)}
+    within = {"a": torch.rand(3000, generator=g) < 0.05}
+    have = int(within["a"].sum())
+    for kept in (1, have // 2, have - 1, have):
+        s = 1 - kept / 3000 + 1e-12
+        assert sel.kept_count(3000, s) == kept
+        m = topk_masks(scores, s, within=within)["a"]
+        ref = reference({"a": torch.where(within["a"], scores["a"], torch.tensor(-math.inf))}, s)
+        assert torch.equal(m, ref) and not (m & ~within["a"]).any()
+    two = {"a": torch.randint(0, 2, (5000,), generator=g).float()}
+    for s in (0.1, 0.5, 0.9):
+        assert torch.equal(topk_masks(two, s)["a"], reference(two, s))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_single_non_finite_score_is_refused_in_every_float_dtype(dtype, bad):
+    """The one-pass min/max finiteness check sees a lone NaN or infinity anywhere."""
+    scores = torch.rand(10_001).to(dtype)
+    scores[7_777] = bad
+    with pytest.raises(ValueError, match=r"has 1 non-finite entries"):
+        topk_masks({"w": scores}, 0.5)
+    assert topk_masks({"w": scores.nan_to_num(0.0, 0.0, 0.0)}, 0.5)["w"].sum() == 5_001

@@ -5,6 +5,7 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -422,3 +423,43 @@ def test_from_masks_rejects_non_finite_entries(bad):
     mask[1, 0] = bad
     with pytest.raises(ValueError, match="non-finite values"):
         NetworkGraph.from_masks({"fc": mask})
+
+
+# ------------------------------------------------------------------- dense mask -> CSR fast path
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 9), (64, 64), (100, 333), (1, 5000), (5000, 1), (300, 301)])
+@pytest.mark.parametrize("density", [0.0, 0.01, 0.05, 0.3, 1.0])
+def test_flat_nonzero_and_csr_from_dense_match_numpy(shape, density):
+    from graphsparse.topology.graph._csr import csr_from_dense, flat_nonzero
+
+    mask = np.random.default_rng(shape[0] * 7 + shape[1]).random(shape) < density
+    for arr in (mask, mask.T, mask[:, ::-1]):  # C-contiguous, transposed and strided views
+        assert np.array_equal(flat_nonzero(arr), np.flatnonzero(arr))
+        csr = csr_from_dense(arr)
+        ref = sp.csr_array(arr)
+        assert csr.has_canonical_format and np.array_equal(csr.indptr, ref.indptr)
+        assert np.array_equal(csr.indices, ref.indices) and csr.nnz == ref.nnz
+
+
+def test_from_masks_numeric_and_torch_inputs_give_reference_blocks():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(40, 70)) * (rng.random((40, 70)) < 0.05)
+    g = NetworkGraph.from_masks({"w": w, "t": torch.from_numpy(rng.random((5, 40)) < 0.5)})
+    ref = sp.csr_array(w)
+    b = g.blocks[0]
+    assert np.array_equal(b.mask.indptr, ref.indptr) and np.array_equal(b.mask.indices, ref.indices)
+    assert np.array_equal(b.edge_weight, np.abs(ref.data))
+    assert np.array_equal(_dense(g.blocks[1]), g.blocks[1].mask.toarray())
+
+
+def test_degrees_are_cached_and_returned_as_copies():
+    rng = np.random.default_rng(4)
+    g = NetworkGraph.from_masks(_random_masks(rng, [30, 20, 10]))
+    G = g.to_networkx()
+    din = metrics.in_degree(g)
+    din[:] = -1  # a caller mutating its result must not corrupt the cache
+    b = g.blocks[0]
+    b.out_degree()[:] = -1
+    assert metrics.in_degree(g).tolist() == [G.in_degree(v) for v in range(g.num_nodes)]
+    assert metrics.out_degree(g).tolist() == [G.out_degree(v) for v in range(g.num_nodes)]
+    assert b.out_degree().tolist() == b.mask.toarray().sum(0).tolist()
+    assert b.in_degree().dtype == np.int64 and b.out_degree().dtype == np.int64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 
@@ -15,6 +16,8 @@ from scipy import special
 
 from graphsparse.topology import NetworkGraph
 from graphsparse.topology import metrics
+
+spectral_module = importlib.import_module("graphsparse.topology.metrics.spectral")
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -233,6 +236,54 @@ def test_four_cycles_chunking_and_known_values():
     assert metrics.block_four_cycles(sp.csr_array(mask.T))[0] == expected
 
 
+@pytest.mark.parametrize("shape, density, seed",
+                         [((12, 9), 0.35, 0), ((20, 30), 0.2, 1), ((7, 40), 0.5, 2), ((3, 2), 0.2, 3)])
+def test_block_clustering_equals_networkx_robins_alexander(shape, density, seed):
+    """Same definition as ``nx.bipartite.robins_alexander_clustering`` (4·C4 / L3) on one block's
+    undirected bipartite graph; networkx returns 0 where there is no 3-path, we return None."""
+    mask = np.random.default_rng(seed).random(shape) < density
+    per = metrics.four_cycles(NetworkGraph.from_masks([mask])).per_layer[0]
+    G = nx.Graph()
+    G.add_nodes_from([("in", j) for j in range(shape[1])] + [("out", i) for i in range(shape[0])])
+    G.add_edges_from((("in", int(j)), ("out", int(i))) for i, j in zip(*np.nonzero(mask)))
+    ra = nx.bipartite.robins_alexander_clustering(G)
+    assert (per.clustering or 0.0) == pytest.approx(ra, rel=1e-12, abs=0)
+    assert (per.clustering is None) == (per.three_paths == 0)
+
+
+def test_components_cached_per_graph_and_returned_as_copies():
+    rng = np.random.default_rng(6)
+    g = NetworkGraph.from_masks([rng.random((8, 10)) < 0.1, rng.random((5, 8)) < 0.2])
+    first = metrics.components(g)
+    first.labels[:] = 0  # a caller mutating its result must not corrupt the cache
+    first.sizes[:] = 0
+    again = metrics.components(g)
+    U = g.to_networkx().to_undirected()
+    expected = sorted((len(c) for c in nx.connected_components(U)), reverse=True)
+    assert again.sizes.tolist() == expected and again.num_components == len(expected)
+    assert again.labels is not metrics.components(g).labels
+    for comp in nx.connected_components(U):
+        assert len({int(again.labels[v]) for v in comp}) == 1
+
+
+@pytest.mark.parametrize("chunk_entries", [1, 37, 1 << 20])
+def test_four_cycles_preallocated_product_equals_scipy_product(monkeypatch, chunk_entries):
+    """The half (upper block-triangle) product written into a preallocated buffer gives the
+    same counts as the plain ``A @ Aᵀ`` path and as the dense Gram matrix."""
+    from graphsparse.topology.metrics import clustering
+
+    rng = np.random.default_rng(chunk_entries)
+    masks = [rng.random((60, 45)) < 0.15, rng.random((1, 30)) < 0.9, rng.random((33, 200)) < 0.05]
+    monkeypatch.setattr(clustering, "_MAX_CHUNK_ENTRIES", chunk_entries)
+    fast = [metrics.block_four_cycles(sp.csr_array(m)) for m in masks]
+    monkeypatch.setattr(clustering, "_csr_matmat", None)
+    plain = [metrics.block_four_cycles(sp.csr_array(m)) for m in masks]
+    assert fast == plain
+    for m, (four, _) in zip(masks, fast):
+        gram = m.astype(np.int64) @ m.T.astype(np.int64)
+        assert four == int(sum(math.comb(int(c), 2) for c in gram[np.triu_indices(m.shape[0], 1)]))
+
+
 # -------------------------------------------------------------------------------------- power law
 def _sample_discrete_powerlaw(gamma: float, n: int, xmin: int, rng: np.random.Generator) -> np.ndarray:
     """Exact inverse-CDF sample: X = smallest x >= xmin with P(X > x) <= u, by bisection."""
@@ -361,7 +412,41 @@ def test_spectral_large_mask_uses_arpack_and_agrees():
     mask = rng.random((300, 400)) < 0.05
     s = metrics.mask_spectrum(sp.csr_array(mask), seed=3)
     top = np.linalg.svd(mask[mask.any(1)][:, mask.any(0)].astype(float), compute_uv=False)[:2]
-    assert s.lambda1 == pytest.approx(top[0], rel=1e-8) and s.mu_hat == pytest.approx(top[1], rel=1e-8)
+    rtol = spectral_module.FLOAT32_RTOL  # ARPACK runs in float32
+    assert s.lambda1 == pytest.approx(top[0], rel=rtol) and s.mu_hat == pytest.approx(top[1], rel=rtol)
+
+
+@pytest.mark.parametrize("shape, density, seed",
+                         [((300, 400), 0.05, 1), ((600, 500), 0.02, 2), ((257, 2000), 0.1, 3)])
+def test_spectral_float32_arpack_within_tolerance_of_float64(shape, density, seed):
+    mask = sp.csr_array(np.random.default_rng(seed).random(shape) < density)
+    rows, cols = np.flatnonzero(np.diff(mask.indptr)), np.flatnonzero(np.bincount(mask.indices, minlength=shape[1]))
+    sub = mask[rows][:, cols]
+    s32 = spectral_module._top2_singular_values(sub, seed)
+    s64 = spectral_module._top2_singular_values(sub, seed, np.float64)
+    dense = np.linalg.svd(sub.toarray().astype(float), compute_uv=False)[:2]
+    assert s64 == pytest.approx(tuple(dense), rel=1e-10)
+    assert s32 == pytest.approx(s64, rel=spectral_module.FLOAT32_RTOL)
+    s = metrics.mask_spectrum(mask, seed=seed)  # derived scores: absolute error <= rtol * sigma1
+    bound = math.sqrt(s.avg_degree_left - 1) + math.sqrt(s.avg_degree_right - 1)
+    assert s.delta_r == pytest.approx(bound - s64[1], abs=spectral_module.FLOAT32_RTOL * s64[0])
+    assert s.spectral_gap == pytest.approx(s64[0] - s64[1], abs=spectral_module.FLOAT32_RTOL * s64[0])
+
+
+def test_spectral_dense_svd_caps_blas_threads(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    real_svd = np.linalg.svd
+
+    def svd(a, **kw):
+        seen.append([i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"])
+        return real_svd(a, **kw)
+
+    monkeypatch.setattr(np.linalg, "svd", svd)
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        s = metrics.mask_spectrum(np.random.default_rng(0).random((40, 50)) < 0.3)
+        after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    assert s.computed and seen and all(n == 1 for n in seen[0]) and all(n == 2 for n in after)
 
 
 def test_spectral_null_below_degree_three_and_complete_bipartite():

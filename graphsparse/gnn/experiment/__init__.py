@@ -6,7 +6,9 @@
 * :mod:`~graphsparse.gnn.experiment.cells` — a sweep as independent cells, :func:`run_cell`;
 * :mod:`~graphsparse.gnn.experiment.rows` — result rows from a method's results;
 * :mod:`~graphsparse.gnn.experiment.sweep` — :func:`run_sweep` and its folder;
-* :mod:`~graphsparse.gnn.experiment.report` — :func:`summarise` and :func:`plot`.
+* :mod:`~graphsparse.gnn.experiment.report` — :func:`summarise` and :func:`plot`;
+* :mod:`~graphsparse.gnn.experiment.export` — deployable tickets; :mod:`~graphsparse.gnn.
+  experiment.saved` — a sweep's saved tickets and ``glt export``.
 """
 
 from graphsparse.gnn.experiment.cells import Cell, CellContext, plan_cells, run_cell
@@ -20,12 +22,15 @@ from graphsparse.gnn.experiment.sweep import (
 )
 from graphsparse.gnn.experiment.targets import TargetPoint, Targets
 from graphsparse.gnn.experiment.export import ExportedTicket, export_ticket, load_exported
+from graphsparse.gnn.experiment.saved import export_from_run, saved_ticket
 from graphsparse.gnn.experiment.ticket import Ticket, as_dataset, find_ticket, load_ticket
 
 __all__ = [
     "ExportedTicket",
+    "export_from_run",
     "export_ticket",
     "load_exported",
+    "saved_ticket",
     "TIMING_FIELDS",
     "Cell",
     "CellContext",

@@ -82,6 +82,9 @@ class CellContext:
         train: ``epochs``, ``lr``, ``weight_decay`` of every training run.
         method_options: ``{method: {option: value}}``.
         checkpoint_dir: the sweep's ``checkpoints/`` folder (None: nothing kept).
+        tickets_dir: the sweep folder whose ``tickets/`` receives every ticket row's
+            :class:`~graphsparse.gnn.experiment.ticket.Ticket`
+            (:mod:`~graphsparse.gnn.experiment.saved`), written before its row; None: none.
         on_epoch: called as ``on_epoch(cell, record)`` after every epoch (progress).
         device: where every run trains; minibatch: mini-batch settings (None: full batch).
         threads: torch's intra-op thread count while a cell runs (None: leave it as it is);
@@ -97,6 +100,7 @@ class CellContext:
     train: dict[str, Any]
     method_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     checkpoint_dir: Path | None = None
+    tickets_dir: Path | None = None
     on_epoch: Callable[[Cell, EpochRecord], None] | None = None
     device: torch.device = torch.device("cpu")
     minibatch: MiniBatch | None = None
@@ -137,6 +141,8 @@ def run_cell(cell: Cell, context: CellContext,
             f"the masks of {cell.method} seed {cell.seed} at {level.point.identity()}")
         if not distributed.is_writer():
             return
+        if context.tickets_dir is not None and cell.method != "dense":
+            _save_ticket(cell, context, level, template)
         rows.append(make_row(context.row_identity(cell, level.point), level,
                              dataset=context.dataset, graph=context.graph, template=template,
                              device=str(context.device)))
@@ -155,6 +161,25 @@ def run_cell(cell: Cell, context: CellContext,
                       on_level=on_level, on_epoch=on_epoch,
                       checkpoint_dir=context.checkpoint_dir)
     return rows
+
+
+def _save_ticket(cell: Cell, context: CellContext, level: LevelResult,
+                 template: nn.Module) -> None:
+    """Write the ticket of ``level`` to the sweep's ``tickets/`` (atomic)."""
+    from graphsparse.gnn.experiment.saved import ticket_path
+    from graphsparse.gnn.experiment.ticket import schedule_config, ticket_from_result
+
+    result, method = level.result, get_method(cell.method)
+    options = context.method_options.get(cell.method) or {}
+    method_config = {"method": cell.method,
+                     **schedule_config(cell.targets, level.point, method.iterative),
+                     "weight_scope": result.weight_scope, **context.train, "seed": cell.seed,
+                     **options}
+    ticket = ticket_from_result(result, context.dataset, getattr(template, "config", None),
+                                cell.method, method_config, result.weight_scope)
+    path = ticket_path(context.tickets_dir, context.row_identity(cell, level.point))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ticket.save(path)
 
 
 def _rows_file(cell: Cell, context: CellContext) -> Path | None:

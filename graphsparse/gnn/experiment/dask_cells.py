@@ -68,6 +68,7 @@ class SweepRecipe:
     device: str
     minibatch: MiniBatch | None = None
     threads: int = 1
+    tickets_dir: str | None = None
     progress: bool = field(default=True, compare=False)
 
     def key(self) -> str:
@@ -126,7 +127,8 @@ def _worker_context(recipe: SweepRecipe) -> CellContext:
             weight_scope=recipe.weight_scope, train=recipe.train,
             method_options=recipe.method_options, checkpoint_dir=Path(recipe.checkpoint_dir),
             device=_worker_device(recipe.device), minibatch=recipe.minibatch,
-            threads=recipe.threads)
+            threads=recipe.threads,
+            tickets_dir=None if recipe.tickets_dir is None else Path(recipe.tickets_dir))
     return _CONTEXTS[key]
 
 

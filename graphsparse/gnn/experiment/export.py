@@ -8,6 +8,13 @@ CSR × dense product per layer and no ``gcn_norm`` per call. Other convs (GraphS
 take the kept ``edge_index``. Node and link models are exported; graph-level models are refused
 (their kept graph is a collection of graphs, not one propagation).
 
+A neuron-structured ticket (``weight_granularity="neuron"``, :mod:`graphsparse.masks.neurons`)
+is physically shrunk: the removed hidden units' weight rows, bias entries, attention entries
+and next-layer columns are deleted from the state_dict, and :func:`load_exported` rebuilds the
+plain PyG model with the smaller layers (a GAT layer keeps ``heads × max kept per head``
+channels, padding heads with fewer kept units by removed, all-zero channels, since PyG's
+``GATConv`` needs equal head widths). Its predictions equal the masked ticket's.
+
 The file is a graphsparse file of kind ``"exported-ticket"`` (atomic, checksummed, loadable with
 ``torch.load(path, weights_only=True)``): the model config, the baked state_dict, the kept
 edges, the CSR parts and the ticket's method, sparsities and metrics.
@@ -46,7 +53,8 @@ from graphsparse.gnn.edges import apply_edge_mask, mask_graph
 from graphsparse.gnn.experiment.ticket import Ticket, as_dataset
 from graphsparse.gnn.models import model_from_config
 from graphsparse.gnn.train import spmm_propagation
-from graphsparse.masks import CorruptFileError, bake, load_file, save_file
+from graphsparse.masks import (CorruptFileError, bake, hidden_units, load_file,
+                               resize_parameters, save_file)
 
 __all__ = ["EXPORT_KIND", "EXPORT_VERSION", "ExportedTicket", "export_ticket",
            "gcn_propagation", "load_exported"]
@@ -230,13 +238,23 @@ def export_ticket(ticket: Ticket, data: Any, path: str | os.PathLike) -> Path:
     dtype = next(model.parameters()).dtype
     propagation = None if convs is None \
         else _csr_parts(gcn_propagation(kept, num_nodes, convs[0], dtype))
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {
         "config": dict(ticket.model_config),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": _shrunk(ticket, model, state),
         "edge_index": kept, "num_nodes": num_nodes, "propagation": propagation,
         "meta": {name: getattr(ticket, name) for name in _META_FIELDS},
     }
     return save_file(path, EXPORT_KIND, payload, version=EXPORT_VERSION)
+
+
+def _shrunk(ticket: Ticket, model: nn.Module, state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """``state`` without the removed hidden units of a neuron-structured ticket (as it is for
+    an unstructured one)."""
+    if (ticket.method_config or {}).get("weight_granularity") != "neuron":
+        return state
+    units = hidden_units(model)
+    return units.shrink(state, units.kept_units(ticket.weight_masks))
 
 
 def _payload(path: str | os.PathLike) -> dict[str, Any]:
@@ -275,6 +293,7 @@ def load_exported(path: str | os.PathLike) -> ExportedTicket:
     payload = _payload(path)
     try:
         model = model_from_config(payload["config"])
+        resize_parameters(model, payload["state_dict"])  # a neuron-structured ticket's widths
         model.load_state_dict(payload["state_dict"])
         num_nodes = check_int(payload["num_nodes"], "num_nodes", low=1)
         edge_index = check_edge_index(payload["edge_index"], num_nodes)

@@ -10,8 +10,10 @@ None for direct targets), ``p_graph``, ``p_weight`` (None for dense/direct), ``r
 rounds for direct targets, else None), ``graph_target``, ``weight_target``, ``graph_sparsity``,
 ``weight_sparsity`` (realised fractions in [0, 1]), ``edges_kept``/``edges_total`` (undirected
 non-loop edges), ``weights_kept``/``weights_total`` (entries of ``weight_scope``),
-``weight_scope``, ``seed``, ``metric`` (name), ``val``, ``test`` (metric at the best-validation
-epoch, a fraction for accuracy/ROC-AUC/Hits), ``best_epoch``, ``search_epochs``,
+``weight_scope`` (neuron-structured tickets add ``weight_granularity``, ``units_kept``,
+``units_total``: hidden units, :mod:`graphsparse.masks.neurons`), ``seed``, ``metric``
+(name), ``val``, ``test`` (metric at the best-validation epoch, a fraction for
+accuracy/ROC-AUC/Hits), ``best_epoch``, ``search_epochs``,
 ``search_seconds`` (s), ``inference_seconds`` (s, median of 3 full inference passes with pruned
 edges physically removed and dense weight kernels), ``spmm`` (True: the model's GCN layers
 propagated by sparse products wherever no soft edge mask was attached,
@@ -89,6 +91,21 @@ def graph_stats(dataset: Any, graph: MaskGraph, edge_mask: Tensor | None) -> dic
     return {"isolated_nodes": int((~touched).sum()), "homophily": homophily}
 
 
+def unit_fields(weights: dict[str, Any]) -> dict[str, Any]:
+    """``weight_granularity``, ``units_kept`` and ``units_total`` of a neuron-structured
+    ticket's weight report; nothing for an unstructured one (its rows keep their fields).
+
+    >>> unit_fields({"granularity": "neuron", "units_kept": 3, "units_total": 8})
+    {'weight_granularity': 'neuron', 'units_kept': 3, 'units_total': 8}
+    >>> unit_fields({"kept": 5})
+    {}
+    """
+    if weights.get("granularity") != "neuron":
+        return {}
+    return {"weight_granularity": "neuron", "units_kept": weights["units_kept"],
+            "units_total": weights["units_total"]}
+
+
 def make_row(identity: dict[str, Any], level: LevelResult, *, dataset: Any, graph: MaskGraph,
              template: nn.Module, device: str = "cpu") -> dict[str, Any]:
     """The row of one ticket: ``identity`` (dataset, split, model, method, point, seed) plus
@@ -100,7 +117,8 @@ def make_row(identity: dict[str, Any], level: LevelResult, *, dataset: Any, grap
             "edges_total": edges["total"],
             "weight_sparsity": 1.0 - weights["kept"] / weights["numel"],
             "weights_kept": weights["kept"], "weights_total": weights["numel"],
-            "weight_scope": result.weight_scope, "metric": train.metric, "val": train.val,
+            "weight_scope": result.weight_scope, **unit_fields(weights),
+            "metric": train.metric, "val": train.val,
             "test": train.test, "best_epoch": train.best_epoch,
             "search_epochs": result.search_epochs, "search_seconds": result.search_seconds,
             "inference_seconds": inference, "spmm": spmm_propagation(template),

@@ -44,7 +44,8 @@ from typing import Any
 
 import torch
 
-from graphsparse.checks import check_float, check_int, check_int_list, check_known
+from graphsparse.checks import (check_bool, check_float, check_int, check_int_list,
+                                check_known)
 from graphsparse.devices import resolve_device
 from graphsparse.fileio import append_jsonl, atomic_write, exclusive_lock, read_jsonl
 from graphsparse.gnn.data import LoadedDataset, load_dataset
@@ -57,6 +58,7 @@ from graphsparse.gnn.experiment.progress import (CellStatus, SweepProgress, cell
 from graphsparse.gnn.experiment.rows import TIMING_FIELDS, row_key
 from graphsparse.gnn.experiment.targets import Targets
 from graphsparse.gnn.methods import DEFAULT_SCOPES, METHODS, check_scope, get_method
+from graphsparse.gnn.methods._common import check_granularity
 from graphsparse.gnn.methods.options import check_option_values
 from graphsparse.gnn.models import MODEL_NAMES, build_model
 from graphsparse.gnn.train import MiniBatch, distributed
@@ -71,7 +73,8 @@ LOCK_FILE = ".lock"
 #: The value of every config key added after the first sweeps were stored: a stored config
 #: without the key was run with this value.
 CONFIG_DEFAULTS: dict[str, Any] = {"method_options": {}, "minibatch": None, "world_size": 1,
-                                   "preset": None, "normalize_features": False}
+                                   "preset": None, "normalize_features": False,
+                                   "weight_granularity": "unstructured"}
 
 
 class ConfigMismatchError(ValueError):
@@ -170,7 +173,8 @@ def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, 
                  weight_scope: str | None,
                  method_options: dict[str, dict[str, Any]],
                  minibatch: MiniBatch | None = None,
-                 preset: str | None = None) -> dict[str, Any]:
+                 preset: str | None = None,
+                 weight_granularity: str = "unstructured") -> dict[str, Any]:
     """The ``config.json`` of a sweep: every setting its rows share (the model's config is
     read from the architecture built on the meta device: no memory, no weights), including
     the mini-batch settings and the number of training processes (a sized synthetic graph
@@ -187,7 +191,7 @@ def sweep_config(dataset: LoadedDataset, *, model: str, model_kwargs: dict[str, 
             "lr": float(train["lr"]), "weight_decay": float(train["weight_decay"]),
             "weight_scope": weight_scope if weight_scope is not None
             else _PER_METHOD + json.dumps(DEFAULT_SCOPES, sort_keys=True),
-            "method_options": method_options,
+            "method_options": method_options, "weight_granularity": weight_granularity,
             "minibatch": None if minibatch is None else minibatch.config(),
             "world_size": distributed.world_size(), "preset": preset}
 
@@ -208,7 +212,9 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
               num_neighbors: Sequence[int] | None = None, evaluation: str = "auto",
               dataset_options: dict[str, Any] | None = None, threads: int = 1,
               workers: int | None = None, scheduler: str | None = None,
-              client: Any = None, preset: str | None = None) -> list[dict[str, Any]]:
+              client: Any = None, preset: str | None = None,
+              save_tickets: bool = False,
+              weight_granularity: str = "unstructured") -> list[dict[str, Any]]:
     """Run (or resume) a sweep in ``out_dir`` (see the module documentation).
 
     Args:
@@ -225,11 +231,17 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         epochs, lr, weight_decay: every training run (Adam).
         hidden, num_layers: width (total) and depth of the model.
         weight_scope: ``"linear"``, ``"all"`` or None (each method's default scope).
+        weight_granularity: ``"unstructured"`` (default) or ``"neuron"``: every method
+            prunes whole hidden units (:mod:`graphsparse.masks.neurons`); recorded in
+            ``config.json`` (a folder without the key holds an unstructured sweep).
         split_seed: seed of the random split for datasets without a fixed one.
         model_options: further :func:`~graphsparse.gnn.models.build_model` options.
         method_options: ``{method: {option: value}}``, e.g. ``{"teddy": {"lamb": 10.0}}``
             (the options of :data:`~graphsparse.gnn.methods.options.OPTION_CHECKS`, each
             checked); recorded in ``config.json``.
+        save_tickets: also save every ticket row's ticket in ``out_dir/tickets/`` (masks,
+            θ₀, trained weights; :mod:`~graphsparse.gnn.experiment.saved`), for
+            ``glt export``. Not part of the config: rows already present are not revisited.
         preset: the name of the preset the arguments came from (recorded in ``config.json``;
             :func:`~graphsparse.gnn.experiment.presets.apply_preset` resolves one).
         dense: also record the dense baseline (level 0) per seed.
@@ -269,6 +281,7 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
     check_known(model, "model", MODEL_NAMES)
     if weight_scope is not None:
         check_scope(weight_scope)
+    weight_granularity = check_granularity(weight_granularity)
     seeds = sorted(set(check_int_list(seeds, "seeds", low=0)))
     targets = Targets.from_arguments(levels=levels, p_graph=p_graph, p_weight=p_weight,
                                      graph_sparsity=graph_sparsity,
@@ -297,10 +310,13 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
     config = sweep_config(loaded, model=model, model_kwargs=model_kwargs, hidden=hidden,
                           num_layers=num_layers, train=train, weight_scope=weight_scope,
                           method_options=method_options or {}, minibatch=minibatch,
-                          preset=preset)
+                          preset=preset, weight_granularity=weight_granularity)
     out_dir = Path(out_dir)
     context = _context(loaded, config, model, model_kwargs, weight_scope, train,
-                       method_options, out_dir, device, minibatch, threads)
+                       _with_granularity(methods, method_options, weight_granularity),
+                       out_dir, device, minibatch, threads)
+    if check_bool(save_tickets, "save_tickets"):
+        context = replace(context, tickets_dir=out_dir)
     cluster = None if (workers, scheduler, client) == (None, None, None) else \
         (client, _recipe(context, dataset, data_root, split_seed, dataset_options, progress),
          workers, scheduler)
@@ -311,6 +327,16 @@ def run_sweep(out_dir: str | os.PathLike, *, dataset: str, data_root: str | os.P
         _run_cells(out_dir, plan_cells(methods, targets, seeds, dense), context,
                    progress and distributed.is_writer(), on_row, cluster)
     return read_rows(out_dir)
+
+
+def _with_granularity(methods: list[str], method_options: dict[str, dict[str, Any]],
+                      granularity: str) -> dict[str, dict[str, Any]]:
+    """Every method's options with ``weight_granularity`` added when it is not the default
+    (an unstructured sweep passes exactly the options it always did)."""
+    if granularity == "unstructured":
+        return method_options
+    return {**method_options, **{m: {**method_options.get(m, {}),
+                                     "weight_granularity": granularity} for m in methods}}
 
 
 def _context(loaded: LoadedDataset, config: dict[str, Any], model: str,
@@ -339,6 +365,8 @@ def _recipe(context: CellContext, dataset: str, data_root: str | os.PathLike | N
         train=context.train, method_options=context.method_options,
         checkpoint_dir=str(Path(context.checkpoint_dir).resolve()),
         device=str(context.device), minibatch=context.minibatch, threads=context.threads,
+        tickets_dir=None if context.tickets_dir is None
+        else str(Path(context.tickets_dir).resolve()),
         progress=progress)
 
 

@@ -53,7 +53,8 @@ from graphsparse.gnn.models import model_from_config
 from graphsparse.gnn.train import MiniBatch, TrainResult, train_model
 from graphsparse.masks import CorruptFileError, attach, load_file, masks_of, save_file
 
-__all__ = ["TICKET_VERSION", "Ticket", "as_dataset", "find_ticket", "load_ticket"]
+__all__ = ["TICKET_VERSION", "Ticket", "as_dataset", "find_ticket", "load_ticket",
+           "schedule_config", "ticket_from_result"]
 
 #: Version of the ticket file format (kind ``"ticket"``).
 TICKET_VERSION = 1
@@ -219,7 +220,7 @@ def load_ticket(path: str | os.PathLike) -> Ticket:
     return Ticket.load(path)
 
 
-def _schedule(targets: Targets, point: Any, iterative: bool) -> dict[str, Any]:
+def schedule_config(targets: Targets, point: Any, iterative: bool) -> dict[str, Any]:
     """The schedule of a ticket as its ``method_config`` records it."""
     graph_targets, weight_targets = targets.point_schedule(point, iterative)
     schedule = targets.describe()
@@ -259,7 +260,10 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
         minibatch: a :class:`~graphsparse.gnn.train.MiniBatch` to train every run on sampled
             neighbourhoods (node and link tasks); None: full batch.
         **options: method options, e.g. UGS ``s1``, ``s2``, ``mode``, ``retrain_epochs``,
-            ``on_round``; TEDDY ``lamb``, ``teacher``; IMP/magnitude ``edge_score``.
+            ``on_round``; TEDDY ``lamb``, ``teacher``; IMP/magnitude ``edge_score``; every
+            method ``weight_granularity`` (``"unstructured"``, default, or ``"neuron"``: whole
+            hidden units, :mod:`graphsparse.masks.neurons`; recorded in ``method_config``,
+            and :meth:`Ticket.export` then shrinks the layers).
 
     Returns:
         :class:`Ticket`.
@@ -289,14 +293,20 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
                             train_config=TrainConfig(epochs, lr, weight_decay, seed, progress,
                                                      device, minibatch),
                             method_options=options)
-    result = found.result
-    config = getattr(model, "config", None)
-    method_config = {"method": method, **_schedule(targets, found.point, chosen.iterative),
+    method_config = {"method": method,
+                     **schedule_config(targets, found.point, chosen.iterative),
                      "weight_scope": scope, "epochs": epochs, "lr": lr,
                      "weight_decay": weight_decay, "seed": seed,
                      **({} if minibatch is None else {"minibatch": minibatch.config()}),
                      **{k: v for k, v in options.items()
                         if isinstance(v, (str, int, float, bool, type(None)))}}
+    return ticket_from_result(found.result, dataset, getattr(model, "config", None), method,
+                              method_config, scope)
+
+
+def ticket_from_result(result: Any, dataset: LoadedDataset, model_config: Any, method: str,
+                       method_config: dict[str, Any], scope: str) -> Ticket:
+    """The :class:`Ticket` of a method's ``SearchResult`` (tensors moved to the CPU)."""
     train = result.train
     metrics = {"metric": train.metric, "val": train.val, "test": train.test,
                "best_epoch": train.best_epoch, "search_epochs": result.search_epochs,
@@ -306,7 +316,8 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
         weight_masks={k: v.cpu() for k, v in result.weight_masks.items()},
         initial_state={k: v.cpu() for k, v in result.initial_state.items()},
         trained_state={k: v.cpu() for k, v in result.trained_state.items()},
-        model_config=dict(config) if isinstance(config, dict) else None, method=method,
+        model_config=dict(model_config) if isinstance(model_config, dict) else None,
+        method=method,
         method_config=method_config, metrics=metrics, graph_sparsity=result.graph_sparsity,
         weight_sparsity=result.weight_sparsity, weight_scope=scope,
         dataset=dataset.describe())

@@ -12,6 +12,16 @@ Weights. The scope (``"linear"``: UGS, ``"all"``: TEDDY) is that of
 :func:`graphsparse.masks.named_tensors`; a weight target ``s`` keeps exactly
 ``kept_count(P, s)`` entries of the scope's ``P`` entries, selected globally.
 
+Weight granularity (``weight_granularity``, :data:`GRANULARITIES`). ``"unstructured"``
+selects entries as above. ``"neuron"`` selects whole hidden units
+(:mod:`graphsparse.masks.neurons`): each method scores entries as it always does, a unit scores
+the mean ``|score|`` of its scored entries, ``kept_count(U, s)`` of the ``U`` hidden units are
+kept (library tie rule, nested across rounds), and a removed unit loses its incoming row(s),
+bias entry, attention entries and the next layer's column(s). Its bias and attention entries
+are masked whatever the scope: at neuron granularity the masks cover the scope's tensors plus
+every tensor holding a unit slice (:func:`weight_names`), and the realised parameter sparsity
+(``weight_sparsity``) is counted over those tensors, with ``units_kept``/``units_total``.
+
 Iterative rounds select within the previous round's masks (``topk_masks(..., within=...)``), so
 round ``k`` of a geometric schedule keeps exactly ``kept_count(n, 1 - (1-p)^k)`` entries.
 """
@@ -19,6 +29,7 @@ round ``k`` of a geometric schedule keeps exactly ``kept_count(n, 1 - (1-p)^k)``
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +43,12 @@ from graphsparse.gnn.accounting import WEIGHT_SCOPES, count_weight_sparsity
 from graphsparse.gnn.edges import TiedEdges, count_graph_sparsity, mask_graph, tie_directions
 from graphsparse.gnn.train import EpochRecord, TrainHooks, TrainResult, distributed, train_model
 from graphsparse.gnn.train.hooks import as_hooks
+from graphsparse.checks import check_choice
 from graphsparse.masks import (
+    HiddenUnits,
     attach,
     bake,
+    hidden_units,
     load_file,
     masks_of,
     named_tensors,
@@ -44,8 +58,10 @@ from graphsparse.masks import (
 
 __all__ = [
     "EdgeUnits",
+    "GRANULARITIES",
     "RoundCheckpoint",
     "SearchResult",
+    "check_granularity",
     "check_scope",
     "check_targets",
     "epoch_hooks",
@@ -57,7 +73,12 @@ __all__ = [
     "scope_names",
     "select_weights",
     "train_ticket",
+    "weight_names",
+    "weight_units",
 ]
+
+#: Weight granularities every method supports (see the module documentation).
+GRANULARITIES = ("unstructured", "neuron")
 
 
 @dataclass
@@ -138,14 +159,21 @@ def check_targets(graph_targets: Sequence[float],
 class EdgeUnits:
     """The prunable edge units of a dataset's mask graph (see the module documentation).
 
+    ``per_direction=True`` makes every direction of an undirected graph its own unit (UGS's
+    dense ``N×N`` mask); ``graph`` is then marked directed, so graph sparsity counts directed
+    edges.
+
     Attributes:
         graph: the :class:`~graphsparse.gnn.edges.MaskGraph`.
         tied: :class:`~graphsparse.gnn.edges.TiedEdges` over ``graph.edge_index``.
         prunable: ``BoolTensor [U]``, the non-loop units.
     """
 
-    def __init__(self, dataset: Any) -> None:
+    def __init__(self, dataset: Any, *, per_direction: bool = False) -> None:
         self.graph = mask_graph(dataset)
+        if per_direction and not self.graph.directed:
+            # one unit per direction; graph sparsity then counts directed edges
+            self.graph = dataclasses.replace(self.graph, directed=True)
         self.tied: TiedEdges = tie_directions(self.graph.edge_index, self.graph.num_nodes,
                                               directed=self.graph.directed)
         self.prunable = ~self.tied.is_loop.cpu()
@@ -196,11 +224,39 @@ def scope_names(model: nn.Module, scope: str) -> list[str]:
     return names
 
 
+def check_granularity(value: Any) -> str:
+    """``value`` if it is one of :data:`GRANULARITIES` (``ValueError`` naming them)."""
+    return check_choice(value, "weight_granularity", GRANULARITIES)
+
+
+def weight_units(model: nn.Module, granularity: str) -> HiddenUnits | None:
+    """The model's hidden units at ``"neuron"`` granularity, None at ``"unstructured"``."""
+    return hidden_units(model) if check_granularity(granularity) == "neuron" else None
+
+
+def weight_names(model: nn.Module, scope: str, units: HiddenUnits | None = None) -> list[str]:
+    """The tensors a method masks: the scope's (:func:`scope_names`), plus at neuron
+    granularity every tensor holding a unit slice (biases, attention vectors), in the
+    toolkit's global order."""
+    names = scope_names(model, scope)
+    if units is None:
+        return names
+    extra = set(names) | set(units.tensor_names())
+    return [n for n in named_tensors(model, "all") if n in extra]
+
+
 def select_weights(scores: dict[str, Tensor], sparsity: float,
-                   within: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
-    """Global top-k weight masks at ``sparsity`` (exact count), optionally within masks."""
-    return topk_masks({k: v.detach() for k, v in scores.items()}, sparsity, scope="global",
-                        within=within)
+                   within: dict[str, Tensor] | None = None,
+                   units: HiddenUnits | None = None,
+                   shapes: dict[str, Any] | None = None) -> dict[str, Tensor]:
+    """Global top-k weight masks at ``sparsity`` (exact count), optionally within masks; with
+    ``units`` (neuron granularity) ``kept_count(U, sparsity)`` whole hidden units are kept
+    (:meth:`~graphsparse.masks.HiddenUnits.select`), masks over ``shapes`` (default: the
+    scores' tensors)."""
+    scores = {k: v.detach() for k, v in scores.items()}
+    if units is not None:
+        return units.select(scores, sparsity, within=within, shapes=shapes)
+    return topk_masks(scores, sparsity, scope="global", within=within)
 
 
 def initial_state(model: nn.Module) -> dict[str, Tensor]:
@@ -350,13 +406,24 @@ class RoundCheckpoint:
             "edge_kept": edge_kept, "weight_masks": weight_masks, **self.extra_state()})
 
 
+def _weight_report(model: nn.Module, scope: str, weight_masks: dict[str, Tensor],
+                   hidden: HiddenUnits | None) -> dict[str, Any]:
+    if hidden is None:
+        return count_weight_sparsity(model, scope).to_dict()
+    names = set(scope_names(model, scope)) | set(weight_masks)
+    report = count_weight_sparsity(model, lambda name, owner, t: name in names).to_dict()
+    return {**report, "scope": scope, "granularity": "neuron", **hidden.counts(weight_masks)}
+
+
 def finish(model: nn.Module, dataset: Any, units: EdgeUnits, edge_keep: Tensor,
            weight_masks: dict[str, Tensor], theta0: dict[str, Tensor], result: TrainResult,
            scope: str, search_epochs: int, seconds: float,
-           rounds: list[dict[str, Any]]) -> SearchResult:
-    """Assemble a :class:`SearchResult` from a trained masked ``model`` and its masks."""
+           rounds: list[dict[str, Any]], hidden: HiddenUnits | None = None) -> SearchResult:
+    """Assemble a :class:`SearchResult` from a trained masked ``model`` and its masks; with
+    ``hidden`` (neuron granularity) the weight sparsity counts the scope plus the unit tensors
+    and reports ``units_kept``/``units_total``."""
     edge_mask = units.expand(edge_keep)
-    report = count_weight_sparsity(model, scope).to_dict()
+    report = _weight_report(model, scope, weight_masks, hidden)
     return SearchResult(
         edge_mask=edge_mask, weight_masks={k: v.clone() for k, v in weight_masks.items()},
         initial_state=theta0, trained_state=plain_state(model), train=result,

@@ -45,6 +45,12 @@ largest margins are kept (:meth:`~graphsparse.gnn.methods._common.EdgeUnits.sele
 :func:`exact_count_from_margins`; ties: the smaller index is kept, the library rule). The
 search stage's record gives how many entries the thresholds alone kept (margin > 0).
 
+**Neuron granularity** (``weight_granularity="neuron"``): after the same threshold search each
+hidden unit (:mod:`graphsparse.masks.neurons`) scores the **mean margin** ``|w| − θ_row`` of
+its scope entries (> 0: the thresholds keep its entries on average) and exactly
+``kept_count(U, s_θ)`` units of largest mean margin are kept (library tie rule); the record's
+``units_kept_by_threshold`` counts units of positive mean margin.
+
 Deviations, on purpose:
 
 * sparse edge ids, never an ``N×N`` matrix (the reference builds dense adjacencies,
@@ -94,6 +100,8 @@ from graphsparse.gnn.methods._common import (
     scope_names,
     select_weights,
     train_ticket,
+    weight_names,
+    weight_units,
 )
 from graphsparse.gnn.train import EpochRecord, StepContext, TrainHooks, train_model
 from graphsparse.masks import named_tensors
@@ -163,14 +171,21 @@ def standardize_scores(scores: Tensor, prunable: Tensor, std: float = SCORE_STD)
     return (scores - part.mean()) / sd * std
 
 
-def exact_count_from_margins(margins: Mapping[str, Tensor],
-                             sparsity: float) -> tuple[dict[str, Tensor], int]:
+def exact_count_from_margins(margins: Mapping[str, Tensor], sparsity: float,
+                             units: Any = None, shapes: Mapping[str, Any] | None = None
+                             ) -> tuple[dict[str, Tensor], int]:
     """Keep exactly ``kept_count(P, sparsity)`` of the ``P`` entries of ``margins`` — those with
     the largest margin, globally (library tie rule: the smaller global index is kept first).
 
     Returns ``(masks, above)``: ``{name: BoolTensor}`` and the number of entries with margin
-    ``> 0`` (what the thresholds alone keep)."""
+    ``> 0`` (what the thresholds alone keep). With ``units`` (neuron granularity) exactly
+    ``kept_count(U, sparsity)`` units of largest mean margin are kept, masks over ``shapes``,
+    and the count is of units with mean margin ``> 0``."""
     scores = {n: m.detach().to(torch.float64) for n, m in margins.items()}
+    if units is not None:
+        unit_margins = units.unit_scores(scores, absolute=False)
+        return (units.select_units(unit_margins, sparsity, shapes or scores),
+                int((unit_margins > 0).sum()))
     above = sum(int((m > 0).sum()) for m in scores.values())
     return select_weights(scores, sparsity), above
 
@@ -371,7 +386,7 @@ def _run(result: Any) -> dict[str, Any]:
 
 def _search(model: nn.Module, dataset: Any, units: EdgeUnits, names: list[str], s_g: float,
             s_w: float, options: dict[str, Any], progress: bool,
-            on_epoch: Callable[[EpochRecord], None] | None
+            on_epoch: Callable[[EpochRecord], None] | None, hidden: Any = None
             ) -> tuple[Tensor, dict[str, Tensor], dict[str, Any], int]:
     """Steps 1-4 on a copy of ``model``; the exact-count masks and the stage's record."""
     work = copy.deepcopy(model)
@@ -411,10 +426,12 @@ def _search(model: nn.Module, dataset: Any, units: EdgeUnits, names: list[str], 
                 owner = work.get_submodule(prefix) if prefix else work
                 raw = owner.parametrizations[tname].original
                 margins[name] = rows[name].margins(raw).cpu()
-        weight_masks, record["weights_kept_by_threshold"] = \
-            exact_count_from_margins(margins, s_w)
+        masked = _all_weights(model, weight_names(model, options["weight_scope"], hidden))
+        weight_masks, kept = exact_count_from_margins(
+            margins, s_w, hidden, {n: m.shape for n, m in masked.items()})
+        record["units_kept_by_threshold" if hidden else "weights_kept_by_threshold"] = kept
     else:
-        weight_masks = _all_weights(model, names)
+        weight_masks = _all_weights(model, weight_names(model, options["weight_scope"], hidden))
     return edge_keep, weight_masks, record, result.epochs
 
 
@@ -428,7 +445,8 @@ def adaglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
            temperature: float = 0.1, edge_reg: float = 5e-5, weight_reg: float = 1e-3,
            threshold_coef: float = 0.1, explainer_hidden: int = 2048, lr: float = 0.01,
            weight_decay: float = 5e-4, seed: int = 0, progress: bool = False,
-           on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+           on_epoch: Callable[[EpochRecord], None] | None = None,
+           weight_granularity: str = "unstructured") -> SearchResult:
     """Find a ticket with AdaGLT (see the module documentation). One-shot: only the last
     entries of ``graph_targets``/``weight_targets`` are used.
 
@@ -446,6 +464,7 @@ def adaglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
         explainer_hidden: explainer width, int >= 1 (reference 2048).
         lr, weight_decay, seed: every training run (Adam); ``seed`` also seeds the explainer.
         on_epoch: called with every epoch's :class:`~graphsparse.gnn.train.EpochRecord`.
+        weight_granularity: ``"unstructured"`` (default) or ``"neuron"`` (module doc).
 
     Returns:
         :class:`~graphsparse.gnn.methods._common.SearchResult`; ``rounds`` holds the stages
@@ -461,13 +480,16 @@ def adaglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
     _check_options(dataset, **options)
     theta0 = initial_state(model)
     units = EdgeUnits(dataset)
+    hidden = weight_units(model, weight_granularity)
     names = scope_names(model, scope)
     s_g, s_w = graph_targets[-1], weight_targets[-1]
     stages, epochs_run = [], 0
-    edge_keep, weight_masks = units.all_kept(), _all_weights(model, names)
+    edge_keep = units.all_kept()
+    weight_masks = _all_weights(model, weight_names(model, scope, hidden))
     if s_g > 0 or s_w > 0:
         edge_keep, weight_masks, record, epochs_run = _search(
-            model, dataset, units, names, s_g, s_w, options, progress, on_epoch)
+            model, dataset, units, names, s_g, s_w, {**options, "weight_scope": scope},
+            progress, on_epoch, hidden)
         stages.append(record)
     kept = {"graph_target": s_g, "weight_target": s_w,
             "edges_kept": units.kept_count(edge_keep),
@@ -479,4 +501,4 @@ def adaglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                                  progress=progress, desc="AdaGLT ticket", on_epoch=on_epoch)
     stages.append({"stage": "ticket", **kept, **_run(result)})
     return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
-                  epochs_run + result.epochs, time.perf_counter() - started, stages)
+                  epochs_run + result.epochs, time.perf_counter() - started, stages, hidden)

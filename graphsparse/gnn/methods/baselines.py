@@ -20,6 +20,10 @@ binary masks (:func:`~graphsparse.gnn.methods._common.train_ticket`) and reports
 Edge scores are computed on the mask graph, per undirected pair; structural scores need an
 undirected graph. Random scores use ``seed`` (edges) and ``seed + 1`` (weights); fixed scores
 make the masks nested across levels.
+
+``weight_granularity="neuron"`` (every baseline) prunes whole hidden units
+(:mod:`graphsparse.masks.neurons`): random draws one uniform score per unit (``seed + 1``),
+magnitude and IMP keep the units of largest mean ``|w|`` (IMP within the previous round's units).
 """
 
 from __future__ import annotations
@@ -38,15 +42,17 @@ from graphsparse.gnn.edges import EDGE_SCORES, edge_scores
 from graphsparse.gnn.methods._common import (
     EdgeUnits,
     SearchResult,
+    check_granularity,
     check_scope,
     check_targets,
     epoch_hooks,
     finish,
     initial_state,
     RoundCheckpoint,
-    scope_names,
     select_weights,
     train_ticket,
+    weight_names,
+    weight_units,
 )
 from graphsparse.gnn.train import EpochRecord, TrainResult, train_model
 from graphsparse.masks import named_tensors, random_scores
@@ -69,8 +75,12 @@ def unit_scores(units: EdgeUnits, name: str, seed: int) -> Tensor:
 
 
 def _random_weights(model: nn.Module, names: list[str], sparsity: float,
-                    seed: int) -> dict[str, Tensor]:
+                    seed: int, hidden: Any = None) -> dict[str, Tensor]:
     tensors = named_tensors(model, lambda n, o, t: n in names)
+    if hidden is not None:  # one uniform score per unit
+        scores = torch.rand(hidden.count, generator=torch.Generator().manual_seed(seed),
+                            dtype=torch.float64)
+        return hidden.select_units(scores, sparsity, {n: tuple(tensors[n].shape) for n in names})
     scores = random_scores({n: tensors[n] for n in names}, seed=seed)
     return select_weights(scores, sparsity)
 
@@ -78,18 +88,20 @@ def _random_weights(model: nn.Module, names: list[str], sparsity: float,
 def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
               graph_targets, weight_targets, weight_scope: str, epochs: int, lr: float,
               weight_decay: float, seed: int, progress: bool, label: str,
-              on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+              on_epoch: Callable[[EpochRecord], None] | None = None,
+              weight_granularity: str = "unstructured") -> SearchResult:
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
     scope = check_scope(weight_scope)
     theta0 = initial_state(model)
     units = EdgeUnits(dataset)
-    names = scope_names(model, scope)
+    hidden = weight_units(model, weight_granularity)
+    names = weight_names(model, scope, hidden)
     s_g, s_w = graph_targets[-1], weight_targets[-1]
     edge_keep = units.select(unit_scores(units, edge_score, seed), s_g)
     epochs_run, stages = 0, []
     if weights == "random":
-        weight_masks = _random_weights(model, names, s_w, seed + 1)
+        weight_masks = _random_weights(model, names, s_w, seed + 1, hidden)
     else:
         dense = copy.deepcopy(model)
         pre = train_model(dense, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
@@ -98,8 +110,8 @@ def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
         epochs_run += pre.epochs
         stages.append({"stage": "dense", "val": pre.val, "test": pre.test,
                        "best_epoch": pre.best_epoch, "epochs": pre.epochs})
-        trained = named_tensors(dense, scope)
-        weight_masks = select_weights({n: trained[n].abs() for n in names}, s_w)
+        trained = named_tensors(dense, "all")
+        weight_masks = select_weights({n: trained[n].abs() for n in names}, s_w, units=hidden)
     final, result = train_ticket(model, dataset, theta0, units.expand(edge_keep), weight_masks,
                                  epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed,
                                  progress=progress, desc=f"{label} ticket", on_epoch=on_epoch)
@@ -110,14 +122,15 @@ def _one_shot(model: nn.Module, dataset: Any, *, edge_score: str, weights: str,
                    "val": result.val, "test": result.test, "best_epoch": result.best_epoch,
                    "epochs": result.epochs})
     return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
-                  epochs_run, time.perf_counter() - started, stages)
+                  epochs_run, time.perf_counter() - started, stages, hidden)
 
 
 def random_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                   weight_scope: str = "linear", epochs: int = 200, lr: float = 0.01,
                   weight_decay: float = 5e-4, seed: int = 0,
                   progress: bool = False,
-                  on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+                  on_epoch: Callable[[EpochRecord], None] | None = None,
+                  weight_granularity: str = "unstructured") -> SearchResult:
     """Random edges + random weights at the last targets, then train the ticket from θ₀.
 
     Args:
@@ -125,36 +138,42 @@ def random_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targe
         graph_targets, weight_targets: schedules; one shot, the last entries are used.
         weight_scope: ``"linear"`` or ``"all"``. epochs, lr, weight_decay, seed: the ticket's
             training run (``seed`` also draws the edges; ``seed + 1`` the weights).
+        weight_granularity: ``"unstructured"`` or ``"neuron"`` (whole hidden units).
     """
     return _one_shot(model, dataset, edge_score="random", weights="random",
                      graph_targets=graph_targets, weight_targets=weight_targets,
                      weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                     seed=seed, progress=progress, label="random", on_epoch=on_epoch)
+                     seed=seed, progress=progress, label="random", on_epoch=on_epoch,
+                     weight_granularity=weight_granularity)
 
 
 def structural_ticket(model: nn.Module, dataset: Any, *, edge_score: str = "jaccard",
                       graph_targets, weight_targets, weight_scope: str = "linear",
                       epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
                       seed: int = 0, progress: bool = False,
-                      on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+                      on_epoch: Callable[[EpochRecord], None] | None = None,
+                      weight_granularity: str = "unstructured") -> SearchResult:
     """One-shot structural edge pruning by ``edge_score`` + random weights (``seed + 1``)."""
     return _one_shot(model, dataset, edge_score=edge_score, weights="random",
                      graph_targets=graph_targets, weight_targets=weight_targets,
                      weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                     seed=seed, progress=progress, label=edge_score, on_epoch=on_epoch)
+                     seed=seed, progress=progress, label=edge_score, on_epoch=on_epoch,
+                     weight_granularity=weight_granularity)
 
 
 def magnitude_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                      weight_scope: str = "linear", edge_score: str = "random",
                      epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
                      seed: int = 0, progress: bool = False,
-                     on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+                     on_epoch: Callable[[EpochRecord], None] | None = None,
+                     weight_granularity: str = "unstructured") -> SearchResult:
     """One-shot magnitude pruning: train densely, keep the largest ``|w|`` globally at the last
     weight target, rewind to θ₀, prune edges by ``edge_score``, train the ticket."""
     return _one_shot(model, dataset, edge_score=edge_score, weights="magnitude",
                      graph_targets=graph_targets, weight_targets=weight_targets,
                      weight_scope=weight_scope, epochs=epochs, lr=lr, weight_decay=weight_decay,
-                     seed=seed, progress=progress, label="magnitude", on_epoch=on_epoch)
+                     seed=seed, progress=progress, label="magnitude", on_epoch=on_epoch,
+                     weight_granularity=weight_granularity)
 
 
 def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
@@ -165,7 +184,8 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                on_epoch: Callable[[EpochRecord], None] | None = None,
                report_rounds: Sequence[int] = (),
                on_ticket: Callable[[int, SearchResult], None] | None = None,
-               checkpoint: str | os.PathLike | None = None) -> SearchResult:
+               checkpoint: str | os.PathLike | None = None,
+               weight_granularity: str = "unstructured") -> SearchResult:
     """Iterative magnitude pruning with rewinding to θ₀, one round per target entry.
 
     Round ``k`` trains the current ticket (frozen masks, kept edges removed), then keeps the
@@ -195,6 +215,8 @@ def imp_ticket(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                "weight_scope": check_scope(weight_scope), "edge_score": edge_score,
                "epochs": epochs, "lr": lr, "weight_decay": weight_decay, "seed": seed,
                "rewind_epoch": rewind_epoch}
+    if check_granularity(weight_granularity) != "unstructured":  # old checkpoints lack the key
+        options["weight_granularity"] = weight_granularity
     search = _IMPSearch(model, dataset, options)
     search.resume(checkpoint)
     last = len(graph_targets)
@@ -248,19 +270,21 @@ class _IMPSearch(RoundCheckpoint):
         self.rewind_state = self.theta0 if not options["rewind_epoch"] else \
             _early_weights(model, dataset, options)
         self.units = EdgeUnits(dataset)
-        self.names = scope_names(model, self.scope)
+        self.hidden = weight_units(model, options.get("weight_granularity", "unstructured"))
+        self.names = weight_names(model, self.scope, self.hidden)
         self.scores = unit_scores(self.units, options["edge_score"], options["seed"])
         self.edge_keep = self.units.all_kept()
-        self.weight_masks = {n: torch.ones_like(t, dtype=torch.bool)
-                             for n, t in named_tensors(model, self.scope).items()}
+        tensors = named_tensors(model, "all")
+        self.weight_masks = {n: torch.ones_like(tensors[n], dtype=torch.bool)
+                             for n in self.names}
         self.epochs_run, self.done, self.rounds = 0, 0, []
 
     def prune(self, k: int, trained: nn.Module, run: TrainResult) -> None:
         """Round ``k``'s pruning after its training run ``run`` of ``trained``."""
         s_g, s_w = self.options["graph_targets"][k - 1], self.options["weight_targets"][k - 1]
-        values = named_tensors(trained, self.scope)
+        values = named_tensors(trained, "all")
         self.weight_masks = select_weights({n: values[n].abs() for n in self.names}, s_w,
-                                           within=self.weight_masks)
+                                           within=self.weight_masks, units=self.hidden)
         self.edge_keep = self.units.select(self.scores, s_g, within=self.edge_keep)
         self.rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
                             "edges_kept": self.units.kept_count(self.edge_keep),
@@ -274,7 +298,7 @@ class _IMPSearch(RoundCheckpoint):
         """The current masks' ticket, trained as ``trained`` by the run ``result``."""
         return finish(trained, self.dataset, self.units, self.edge_keep, self.weight_masks,
                       self.rewind_state, result, self.scope, self.epochs_run, seconds,
-                      list(self.rounds))
+                      list(self.rounds), self.hidden)
 
     def masks_state(self) -> tuple[Tensor, dict[str, Tensor]]:
         return self.edge_keep.clone(), self.weight_masks

@@ -42,6 +42,14 @@ Exact counts: after the one-shot pruning and after every swap, exactly ``kept_co
 non-loop edge units and ``kept_count(P, s_θ)`` weights of the scope are kept (a swap drops
 ``k`` kept entries and regrows ``k`` of the entries pruned before it).
 
+Neuron granularity (``weight_granularity="neuron"``): the one-shot pruning keeps
+``kept_count(U, s_θ)`` whole hidden units by mean ``|w|`` after pre-training
+(:mod:`graphsparse.masks.neurons`), and **denoising swaps edges only**; the kept units stay
+fixed. A removed unit has both its incoming row and its outgoing column at zero, so its dense
+gradient is identically zero (``∂L/∂W_j = δ_j·x`` with ``δ_j = 0`` through the zero column,
+``∂L/∂W'_{:,j} = δ'·h_j`` with ``h_j = 0``): FastGLT's gradient grow score cannot rank removed
+units, and a unit regrown at zero (the reference's regrowth value) would stay dead.
+
 Deviations, on purpose:
 
 * edge units are tied undirected pairs over edge ids, self-loops never pruned (the reference
@@ -83,9 +91,10 @@ from graphsparse.gnn.methods._common import (
     epoch_hooks,
     finish,
     initial_state,
-    scope_names,
     select_weights,
     train_ticket,
+    weight_names,
+    weight_units,
 )
 from graphsparse.gnn.methods.baselines import unit_scores
 from graphsparse.gnn.methods.ugs import UGSPenalty
@@ -166,6 +175,8 @@ class FastGLTDenoiser(TrainHooks):
         alpha, interval, accumulation, total: α, δ, accumulated epochs, ``T``.
         on_swap: called after every swap with ``{"epoch", "fraction", "edges_swapped",
             "weights_swapped", "edge_keep" [U], "weight_masks"}`` (copies).
+        swap_weights: False keeps the weight masks fixed and swaps edges only (neuron
+            granularity, see the module documentation).
 
     Attributes:
         best: ``(edge_keep [U], weight_keep [P])`` at the best-validation epoch so far.
@@ -175,8 +186,10 @@ class FastGLTDenoiser(TrainHooks):
     def __init__(self, model: nn.Module, units: EdgeUnits, edge_mask: TrainableEdgeMask,
                  edge_keep: Tensor, weight_masks: dict[str, Tensor], names: list[str], *,
                  alpha: float, interval: int, accumulation: int, total: int,
-                 on_swap: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_swap: Callable[[dict[str, Any]], None] | None = None,
+                 swap_weights: bool = True) -> None:
         self.units, self.edge_mask, self.names = units, edge_mask, names
+        self.swap_weights = swap_weights
         self.tensors = named_tensors(model, lambda name, owner, t: name in names)
         self.alpha, self.interval, self.accumulation, self.total = alpha, interval, \
             accumulation, total
@@ -247,7 +260,8 @@ class FastGLTDenoiser(TrainHooks):
         fraction = cosine_fraction(self.alpha, epoch, self.total)
         edges, weights = self.edge_keep.clone(), self.weight_keep.clone()
         self._swap_edges(fraction)
-        self._swap_weights(fraction)
+        if self.swap_weights:
+            self._swap_weights(fraction)
         moved_edges = int((self.edge_keep & ~edges).sum())
         moved_weights = int((self.weight_keep & ~weights).sum())
         if self.units.kept_count(self.edge_keep) != self.units.kept_count(edges) \
@@ -306,12 +320,13 @@ def _check_options(*, edge_score: Any, mode: Any, epochs: Any, pretrain_epochs: 
 @torch.no_grad()
 def _one_shot_masks(work: nn.Module, units: EdgeUnits, edge_mask: TrainableEdgeMask,
                     names: list[str], scores: Tensor | None, s_g: float,
-                    s_w: float) -> tuple[Tensor, dict[str, Tensor]]:
+                    s_w: float, hidden: Any = None) -> tuple[Tensor, dict[str, Tensor]]:
     """Step 2: the edge units by ``scores`` (None: the trained ``|m|``) and the largest
     ``|w|`` of the scope, globally, at the targets."""
     edge_keep = units.select(edge_mask.values.abs() if scores is None else scores, s_g)
     tensors = named_tensors(work, lambda name, owner, t: name in names)
-    weight_masks = select_weights({n: tensors[n].detach().abs().cpu() for n in names}, s_w)
+    weight_masks = select_weights({n: tensors[n].detach().abs().cpu() for n in names}, s_w,
+                                  units=hidden)
     return edge_keep, weight_masks
 
 
@@ -334,7 +349,8 @@ def fastglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
             mode: str = "message", lr: float = 0.01, weight_decay: float = 5e-4, seed: int = 0,
             progress: bool = False,
             on_swap: Callable[[dict[str, Any]], None] | None = None,
-            on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+            on_epoch: Callable[[EpochRecord], None] | None = None,
+            weight_granularity: str = "unstructured") -> SearchResult:
     """Find a ticket with FastGLT (see the module documentation). One-shot: only the last
     entries of ``graph_targets``/``weight_targets`` are used.
 
@@ -356,6 +372,8 @@ def fastglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
         lr, weight_decay, seed: every training run (Adam).
         on_swap: called after every swap (see :class:`FastGLTDenoiser`).
         on_epoch: called with every epoch's :class:`~graphsparse.gnn.train.EpochRecord`.
+        weight_granularity: ``"unstructured"`` (default) or ``"neuron"`` (whole hidden units,
+            fixed during denoising; see the module documentation).
 
     Returns:
         :class:`~graphsparse.gnn.methods._common.SearchResult`; ``rounds`` holds the stages
@@ -371,7 +389,8 @@ def fastglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                    weight_decay=weight_decay, seed=seed)
     theta0 = initial_state(model)
     units = EdgeUnits(dataset)
-    names = scope_names(model, scope)
+    hidden = weight_units(model, weight_granularity)
+    names = weight_names(model, scope, hidden)
     scores = None if edge_score == "magnitude" else unit_scores(units, edge_score, seed)
     s_g, s_w = graph_targets[-1], weight_targets[-1]
     work = copy.deepcopy(model)
@@ -382,13 +401,14 @@ def fastglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
     pre = train_model(work, dataset, epochs=pretrain_epochs, hooks=epoch_hooks(on_epoch),
                       desc="FastGLT pretrain", **train)
     stages = [{"stage": "pretrain", **_run(pre)}]
-    edge_keep, weight_masks = _one_shot_masks(work, units, edge_mask, names, scores, s_g, s_w)
+    edge_keep, weight_masks = _one_shot_masks(work, units, edge_mask, names, scores, s_g, s_w,
+                                              hidden)
     stages.append({"stage": "one-shot", "edge_score": edge_score,
                    **_kept(edge_keep, weight_masks, units, s_g, s_w)})
     denoiser = FastGLTDenoiser(work, units, edge_mask, edge_keep, weight_masks, names,
                                alpha=regrow_fraction, interval=update_interval,
                                accumulation=accumulation_epochs, total=denoise_epochs,
-                               on_swap=on_swap)
+                               on_swap=on_swap, swap_weights=hidden is None)
     den = train_model(work, dataset, epochs=denoise_epochs, desc="FastGLT denoise",
                       hooks=(UGSPenalty(edge_mask, edge_l1, 0.0), denoiser,
                              *epoch_hooks(on_epoch)), **train)
@@ -404,4 +424,4 @@ def fastglt(model: nn.Module, dataset: Any, *, graph_targets, weight_targets,
                    **_run(result)})
     return finish(final, dataset, units, edge_keep, weight_masks, theta0, result, scope,
                   pre.epochs + den.epochs + result.epochs, time.perf_counter() - started,
-                  stages)
+                  stages, hidden)

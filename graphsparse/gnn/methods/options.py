@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from graphsparse.checks import check_choice, check_float, check_int
+from graphsparse.checks import check_bool, check_choice, check_float, check_int
 from graphsparse.gnn.edges import EDGE_SCORES
 
 __all__ = ["OPTION_CHECKS", "check_option_values"]
@@ -38,7 +38,11 @@ OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
     "retrain_epochs": lambda value: check_int(value, "retrain_epochs", low=1),
     "rewind_epoch": lambda value: check_int(value, "rewind_epoch", low=0),  # IMP late rewind
     "mode": lambda value: check_choice(value, "mode", ("message", "weight")),
+    "tie_directions": lambda value: check_bool(value, "tie_directions"),  # UGS
+    "init_noise": lambda value: check_float(value, "init_noise", low=0.0, high=1.0),  # UGS
     "edge_score": lambda value: check_choice(value, "edge_score", tuple(EDGE_SCORES)),
+    "weight_granularity": lambda value: check_choice(value, "weight_granularity",
+                                                     ("unstructured", "neuron")),  # every method
     # FastGLT (graphsparse.gnn.methods.fastglt); "METHOD.NAME" entries win over "NAME"
     "fastglt.edge_score": lambda value: check_choice(value, "edge_score",
                                                      ("magnitude", *EDGE_SCORES)),

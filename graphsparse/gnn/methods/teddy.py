@@ -30,6 +30,12 @@ Pipeline (the authors' ``main_teddy.py`` / ``pruning.py``):
    persistent mask: a zeroed weight can regrow if a step makes it large again. The ticket's
    weight masks are the support selected at the best-validation epoch.
 
+Neuron granularity (``weight_granularity="neuron"``): the L0 projection keeps
+``kept_count(U, s_θ)`` whole hidden units after every step — the units of largest mean ``|w|``
+over their entries (:mod:`graphsparse.masks.neurons`) — and zeroes every slice of the others
+(rows, biases, attention entries, next-layer columns); the ticket's masks are the units kept at
+the best-validation epoch.
+
 Scope: TEDDY counts every parameter (``weight_scope="all"``, default), biases and attention
 vectors included. Tasks: node classification, link prediction and graph prediction (binary or
 multiclass targets; the degree score runs on the disjoint union of the dataset's graphs, so every
@@ -63,8 +69,9 @@ from graphsparse.gnn.methods._common import (
     finish,
     initial_state,
     rewind,
-    scope_names,
     select_weights,
+    weight_names,
+    weight_units,
 )
 from graphsparse.gnn.methods.base import OneShotMethod, TrainConfig
 from graphsparse.gnn.methods.dense import dense_outputs
@@ -246,14 +253,18 @@ class L0Projection(TrainHooks):
         model: the (unmasked) model being trained; its scope tensors are edited in place.
         sparsity: target in ``[0, 1)``.
         scope: ``"all"`` (TEDDY) or ``"linear"``.
+        units: the model's :class:`~graphsparse.masks.HiddenUnits` to keep whole units
+            (neuron granularity; the scope then also covers the units' tensors), or None.
 
     Attributes:
         last_mask: ``{name: BoolTensor}`` of the latest projection (None before the first).
         steps: number of projections made.
     """
 
-    def __init__(self, model: nn.Module, sparsity: float, scope: str = "all") -> None:
-        self.names = scope_names(model, scope)
+    def __init__(self, model: nn.Module, sparsity: float, scope: str = "all",
+                 units: Any = None) -> None:
+        self.units = units
+        self.names = weight_names(model, scope, units)
         self.sparsity = float(sparsity)
         kept_count(1, self.sparsity)  # validates the range
         self.last_mask: dict[str, Tensor] | None = None
@@ -263,7 +274,8 @@ class L0Projection(TrainHooks):
     def project(self, model: nn.Module) -> dict[str, Tensor]:
         """Project ``model``'s scope onto the L0 ball now; returns the kept support."""
         tensors = named_tensors(model, lambda name, owner, t: name in self.names)
-        mask = select_weights({n: tensors[n].abs() for n in self.names}, self.sparsity)
+        mask = select_weights({n: tensors[n].abs() for n in self.names}, self.sparsity,
+                              units=self.units)
         for name in self.names:
             tensors[name].mul_(mask[name])
         self.last_mask, self.steps = mask, self.steps + 1
@@ -319,7 +331,8 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
           lr: float = 0.01, weight_decay: float = 5e-4, lamb: float = 0.1, seed: int = 0,
           teacher: Tensor | LinkTeacher | GraphTeacher | None = None, progress: bool = False,
           hooks: tuple[TrainHooks, ...] = (),
-          on_epoch: Callable[[EpochRecord], None] | None = None) -> SearchResult:
+          on_epoch: Callable[[EpochRecord], None] | None = None,
+          weight_granularity: str = "unstructured") -> SearchResult:
     """Find a ticket with TEDDY (see the module documentation). One-shot: only the last entry
     of ``graph_targets``/``weight_targets`` is used.
 
@@ -339,6 +352,8 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
             tasks; skips the dense pre-training).
         hooks: extra :class:`TrainHooks` run after the projection (e.g. to inspect steps).
         on_epoch: called with every epoch's :class:`~graphsparse.gnn.train.EpochRecord`.
+        weight_granularity: ``"unstructured"`` (default) or ``"neuron"`` (whole hidden units,
+            see the module documentation).
 
     Returns:
         :class:`~graphsparse.gnn.methods._common.SearchResult`; ``search_epochs`` counts the
@@ -347,6 +362,7 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
     started = time.perf_counter()
     graph_targets, weight_targets = check_targets(graph_targets, weight_targets)
     scope = check_scope(weight_scope)
+    hidden = weight_units(model, weight_granularity)
     _check_task(dataset)
     units = EdgeUnits(dataset)
     if units.graph.directed:
@@ -372,16 +388,16 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
     edge_keep = units.select(scores, s_g)
     student = copy.deepcopy(model)
     rewind(student, theta0)
-    projection = L0Projection(student, s_w, scope)
+    projection = L0Projection(student, s_w, scope, hidden)
     result = train_model(student, dataset, epochs=epochs, lr=lr, weight_decay=weight_decay,
                          edge_mask=units.expand(edge_keep), mode="remove",
                          hooks=(distillation, projection, *hooks, *epoch_hooks(on_epoch)),
                          seed=seed,
                          progress=progress, desc="TEDDY sparse")
     epochs_run += result.epochs
-    names = scope_names(student, scope)
-    weights = named_tensors(student, scope)
-    weight_masks = select_weights({n: weights[n].abs() for n in names}, s_w)
+    names = weight_names(student, scope, hidden)
+    weights = named_tensors(student, "all")
+    weight_masks = select_weights({n: weights[n].abs() for n in names}, s_w, units=hidden)
     attach(student, weight_masks)
     stages.append({"stage": "sparse", "graph_target": s_g, "weight_target": s_w,
                    "edges_kept": units.kept_count(edge_keep),
@@ -389,7 +405,7 @@ def teddy(model: nn.Module, dataset: Any, *, graph_targets: list[float],
                    "val": result.val, "test": result.test, "best_epoch": result.best_epoch,
                    "epochs": result.epochs, "projections": projection.steps})
     return finish(student, dataset, units, edge_keep, weight_masks, theta0, result, scope,
-                  epochs_run, time.perf_counter() - started, stages)
+                  epochs_run, time.perf_counter() - started, stages, hidden)
 
 
 class TeddyMethod(OneShotMethod):

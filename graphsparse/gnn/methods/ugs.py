@@ -2,7 +2,7 @@
 Hypothesis for Graph Neural Networks", ICML 2021).
 
 Two trainable soft masks — ``m_g`` on the edges (a
-:class:`~graphsparse.gnn.edges.TrainableEdgeMask` over tied units) and ``m_θ`` on the
+:class:`~graphsparse.gnn.edges.TrainableEdgeMask` over edge units) and ``m_θ`` on the
 weights of the scope (:func:`graphsparse.masks.attach` with ``trainable=True``) — are trained
 end to end with the UGS objective (Chen et al. 2021, Sec. 3; equation numbers not verified
 against the PDF)
@@ -27,9 +27,23 @@ with frozen masks — UGS's "fix-mask" run — and that run's best-validation me
 With ``checkpoint=PATH`` the state after every round is saved, and a killed search resumes
 after its last completed round with the same result.
 
-Differences from the reference code, on purpose: no multiplicative U(-1e-5, 1e-5) noise on the
-masks (the toolkit's deterministic tie rule breaks ties instead); the edge mask lives on edge
-ids with both directions tied (the reference GCN uses independent dense ``N×N`` entries).
+Two details of the reference code are options, off by default:
+
+* ``init_noise``: the reference code (``pruning.py``, ``soft_mask_init(..., "all_one")`` ->
+  ``add_trainable_mask_noise(c=1e-5)``) multiplies every mask value by ``1 + U(-c, c)`` at the
+  start of each round, drawn from the round's seed; here the factor is ``1 - U(0, 2c)`` (the
+  same spread, kept inside ``[0, 1]``; :func:`reset_mask_values`). Without it the toolkit's
+  deterministic tie rule breaks ties (masks that get no task gradient decay identically and tie
+  exactly: on Cora, 936 of 5,278 edge units and 52,801 of 737,280 weights at UGS's
+  best-validation epoch of round 1);
+* ``weight_granularity="neuron"``: each round keeps ``kept_count(U, s_θ,k)`` whole hidden
+  units (:mod:`graphsparse.masks.neurons`), nested, scored by the mean ``|m|`` of the unit's
+  trainable weight-mask values (its slices of the scope's tensors); a removed unit's bias and
+  attention entries outside the scope carry frozen binary masks (no mask values, no L1 term);
+* ``tie_directions=False``: one edge-mask entry per direction, as the reference GCN's dense
+  ``N×N`` ``adj_mask1_train`` (``net.py``), and graph sparsity over directed edges (the
+  reference code's count, ``print_sparsity``); by default both directions of an undirected edge
+  share one entry and the count is over undirected edges.
 """
 
 from __future__ import annotations
@@ -44,10 +58,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from graphsparse.checks import check_choice, check_float
+from graphsparse.checks import check_bool, check_choice, check_float
 from graphsparse.gnn.edges import TrainableEdgeMask
 from graphsparse.gnn.methods._common import (
     EdgeUnits,
+    check_granularity,
     SearchResult,
     check_scope,
     check_targets,
@@ -58,6 +73,8 @@ from graphsparse.gnn.methods._common import (
     rewind,
     scope_names,
     select_weights,
+    weight_names,
+    weight_units,
     train_ticket,
 )
 from graphsparse.gnn.train import EpochRecord, StepContext, TrainHooks, train_model
@@ -101,12 +118,24 @@ class UGSPenalty(TrainHooks):
 
 @torch.no_grad()
 def reset_mask_values(model: nn.Module, edge_mask: TrainableEdgeMask | None,
-                      value: float = 1.0) -> None:
-    """Set every trainable mask value (weights and edges) to ``value`` (UGS's ones init)."""
-    for values in mask_values_of(model).values():
+                      value: float = 1.0, *, noise: float = 0.0,
+                      generator: torch.Generator | None = None) -> None:
+    """Set every trainable mask value (weights and edges) to ``value`` (UGS's ones init).
+
+    With ``noise = c > 0`` each value becomes ``value · (1 - U(0, 2c))``, drawn from
+    ``generator``, edge mask first, then the weight masks in the toolkit's order: UGS's
+    ``all_one`` init (``1 + U(-c, c)``, ``c = 1e-5``) shifted down by ``c`` so that the values
+    stay in ``[0, 1]``, where the library's soft masks live; the spread, which is what breaks
+    ties, is the reference's.
+    """
+    noise = check_float(noise, "noise", low=0.0, high=1.0)
+    tensors = ([edge_mask.values] if edge_mask is not None else []) \
+        + list(mask_values_of(model).values())
+    for values in tensors:
         values.fill_(value)
-    if edge_mask is not None:
-        edge_mask.values.fill_(value)
+        if noise > 0:
+            draw = torch.rand(values.shape, generator=generator, dtype=values.dtype)
+            values.mul_(1 - 2 * noise * draw.to(values.device))
 
 
 @dataclass
@@ -151,17 +180,26 @@ class _UGSSearch(RoundCheckpoint):
         self.retrain_epochs = retrain_epochs or options["epochs"]
         self.progress, self.on_epoch = progress, on_epoch
         self.theta0 = initial_state(model)
-        self.units = EdgeUnits(dataset)
+        self.units = EdgeUnits(dataset, per_direction=not options["tie_directions"])
         self.work = copy.deepcopy(model)
         self.names = scope_names(self.work, options["weight_scope"])
-        attach(self.work, {n: torch.ones_like(t, dtype=torch.bool)
-                           for n, t in named_tensors(self.work, options["weight_scope"]).items()},
-               trainable=True)
+        self.hidden = weight_units(self.work, options.get("weight_granularity", "unstructured"))
+        self.extra = [n for n in weight_names(self.work, options["weight_scope"], self.hidden)
+                      if n not in self.names]  # unit tensors outside the scope: binary masks
+        tensors = named_tensors(self.work, "all")
+        self.attach_masks({n: torch.ones_like(tensors[n], dtype=torch.bool)
+                           for n in self.names + self.extra})
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         self.edge_mask = TrainableEdgeMask(tied=self.units.tied).to(device)
         self.penalty = UGSPenalty(self.edge_mask, options["s1"], options["s2"])
         self.rounds: list[dict[str, Any]] = []
         self.epochs_run, self.done, self.reported = 0, 0, []
+
+    def attach_masks(self, masks: dict[str, Tensor]) -> None:
+        """Trainable masks on the scope's tensors, binary ones on the other unit tensors."""
+        attach(self.work, {n: masks[n] for n in self.names}, trainable=True)
+        if self.extra:
+            attach(self.work, {n: masks[n] for n in self.extra})
 
     def masks_state(self) -> tuple[Tensor, dict[str, Tensor]]:
         return self.edge_mask.kept.cpu().clone(), masks_of(self.work)
@@ -172,7 +210,7 @@ class _UGSSearch(RoundCheckpoint):
     def restore(self, state: dict[str, Any]) -> None:
         self.reported = list(state.get("reported", []))
         self.edge_mask.set_kept(state["edge_kept"].to(self.edge_mask.kept.device))
-        attach(self.work, state["weight_masks"], trainable=True)
+        self.attach_masks(state["weight_masks"])
 
     def optimizer(self) -> Callable[[list[dict[str, Any]]], torch.optim.Optimizer] | None:
         """None (one Adam for weights and masks, as UGS's code), or with ``mask_lr`` an Adam
@@ -199,7 +237,9 @@ class _UGSSearch(RoundCheckpoint):
         options = self.options
         s_g, s_w = options["graph_targets"][k - 1], options["weight_targets"][k - 1]
         rewind(self.work, self.theta0)
-        reset_mask_values(self.work, self.edge_mask)
+        noise = torch.Generator().manual_seed(options["seed"])  # the same draw every round
+        reset_mask_values(self.work, self.edge_mask, noise=options["init_noise"],
+                          generator=noise)
         result = train_model(self.work, self.dataset, epochs=options["epochs"], lr=options["lr"],
                              weight_decay=options["weight_decay"], edge_mask=self.edge_mask,
                              mode=options["mode"], optimizer=self.optimizer(),
@@ -213,10 +253,13 @@ class _UGSSearch(RoundCheckpoint):
         before_edges = self.edge_mask.kept.cpu().clone()
         before_weights = masks_of(self.work)
         after_edges = self.units.select(edge_values, s_g, within=before_edges)
+        masked = self.names + self.extra
         after_weights = select_weights({n: weight_values[n] for n in self.names}, s_w,
-                                       within={n: before_weights[n] for n in self.names})
+                                       within={n: before_weights[n] for n in masked},
+                                       units=self.hidden,
+                                       shapes={n: before_weights[n].shape for n in masked})
         self.edge_mask.set_kept(after_edges.to(self.edge_mask.kept.device))
-        attach(self.work, after_weights, trainable=True)
+        self.attach_masks(after_weights)
         self.rounds.append({"round": k, "graph_target": s_g, "weight_target": s_w,
                             "edges_kept": self.units.kept_count(after_edges),
                             "weights_kept": int(sum(int(m.sum())
@@ -243,20 +286,21 @@ class _UGSSearch(RoundCheckpoint):
                                      on_epoch=self.on_epoch)
         return finish(final, self.dataset, self.units, edge_keep, weight_masks, self.theta0,
                       result, options["weight_scope"], self.epochs_run + result.epochs,
-                      time.perf_counter() - started, list(self.rounds))
+                      time.perf_counter() - started, list(self.rounds), self.hidden)
 
 
 def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         weight_targets: Sequence[float], weight_scope: str = "linear", epochs: int = 200,
         retrain_epochs: int | None = None, lr: float = 0.01, weight_decay: float = 5e-4,
         s1: float = 1e-2, s2: float = 1e-2, mask_lr: float | None = None,
-        mode: str = "message", seed: int = 0,
-        progress: bool = False,
+        mode: str = "message", tie_directions: bool = True, init_noise: float = 0.0,
+        seed: int = 0, progress: bool = False,
         on_round: Callable[[UGSRound], None] | None = None,
         checkpoint: str | os.PathLike | None = None,
         on_epoch: Callable[[EpochRecord], None] | None = None,
         report_rounds: Sequence[int] = (),
-        on_ticket: Callable[[int, SearchResult], None] | None = None) -> SearchResult:
+        on_ticket: Callable[[int, SearchResult], None] | None = None,
+        weight_granularity: str = "unstructured") -> SearchResult:
     """Find a graph lottery ticket with UGS (see the module documentation).
 
     Args:
@@ -272,6 +316,11 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         mask_lr: Adam learning rate of the masks (edge mask and weight-mask values); None
             (default) uses ``lr``, as UGS's code, whose masks share the weights' optimiser.
         mode: soft edge-mask mode during the search, ``"message"`` or ``"weight"``.
+        tie_directions: one mask entry per undirected edge (default) or, if False, per
+            direction (the reference code's dense mask; graph sparsity counts directed edges).
+        init_noise: ``c`` of the reference code's ``1 + U(-c, c)`` factor on the mask values
+            at the start of each round (its ``all_one`` init: 1e-5), applied as
+            ``1 - U(0, 2c)``; default 0.
         seed: seeds every training run (the same in every round, as UGS).
         on_round: called with a :class:`UGSRound` after each round's pruning.
         checkpoint: a file path. After every round the search state (masks, round records,
@@ -284,6 +333,8 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
         report_rounds: rounds ``k < K`` whose ticket is also trained (fix-mask run from θ₀)
             and handed to ``on_ticket`` right after the round; the last round always is.
         on_ticket: called as ``on_ticket(k, SearchResult)``.
+        weight_granularity: ``"unstructured"`` (default) or ``"neuron"`` (whole hidden units;
+            see the module documentation).
 
     Returns:
         :class:`~graphsparse.gnn.methods._common.SearchResult` of the last round;
@@ -295,8 +346,12 @@ def ugs(model: nn.Module, dataset: Any, *, graph_targets: Sequence[float],
     options = {"graph_targets": graph_targets, "weight_targets": weight_targets,
                "weight_scope": check_scope(weight_scope), "epochs": epochs, "lr": lr,
                "weight_decay": weight_decay, "s1": s1, "s2": s2, "mode": mode, "seed": seed,
+               "tie_directions": check_bool(tie_directions, "tie_directions"),
+               "init_noise": check_float(init_noise, "init_noise", low=0.0, high=1.0),
                "mask_lr": None if mask_lr is None else check_float(mask_lr, "mask_lr", low=0.0,
                                                                     open_low=True)}
+    if check_granularity(weight_granularity) != "unstructured":  # old checkpoints lack the key
+        options["weight_granularity"] = weight_granularity
     search = _UGSSearch(model, dataset, options, retrain_epochs, progress, on_epoch)
     search.resume(checkpoint)
     last = len(graph_targets)

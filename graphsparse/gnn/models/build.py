@@ -4,6 +4,7 @@ state_dict in graphsparse's safe file format). See :mod:`graphsparse.gnn.models`
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +32,8 @@ MODEL_NAMES = ("gcn", "gin", "gat", "sage")
 #: Tasks accepted by :func:`build_model`.
 TASKS = ("node", "link", "graph")
 _LINK_DECODERS = ("mlp", "dot")
+#: ``weight_init`` values: each layer's PyG default, or nn.Linear's default for every linear map.
+WEIGHT_INITS = ("pyg", "torch")
 _GRAPH_ENCODERS = ("atom", "linear")
 
 _COMMON_DEFAULTS: dict[str, Any] = {
@@ -80,7 +83,12 @@ def build_model(name: str, in_dim: int, out_dim: int, *, task: str = "node",
             GAT: ``heads``, ``out_heads``, ``attn_dropout``; link: ``decoder`` (``"mlp"``,
             ``"dot"``), ``decoder_layers``, ``num_nodes`` (required iff ``in_dim == 0``);
             graph: ``encoder`` (``"atom"``, ``"linear"``), ``edge_features`` (None = use bond
-            features where the conv can: GIN, GAT with the atom encoder).
+            features where the conv can: GIN, GAT with the atom encoder). Every model:
+            ``weight_init`` — ``"pyg"`` (default: each layer's PyG initialisation, glorot for
+            GCN) or ``"torch"`` (every linear map's weight and bias drawn as ``nn.Linear``'s
+            default, kaiming-uniform with ``a = √5`` and ``U(±1/√fan_in)``, as the UGS
+            reference GCN's ``nn.Linear`` layers); recorded in ``config`` only when not
+            ``"pyg"``, so configs written before the option still describe their models.
 
     Returns:
         A :class:`GNN` (node), :class:`LinkModel` or :class:`GraphModel` whose ``config``
@@ -102,6 +110,7 @@ def build_model(name: str, in_dim: int, out_dim: int, *, task: str = "node",
     """
     name = _model_name(name)
     check_known(task, "task", TASKS)
+    weight_init = check_choice(cfg.pop("weight_init", "pyg"), "weight_init", WEIGHT_INITS)
     defaults = default_config(name, task)
     unknown = sorted(set(cfg) - set(defaults))
     if unknown:
@@ -123,8 +132,26 @@ def build_model(name: str, in_dim: int, out_dim: int, *, task: str = "node",
         model = _link_model(backbone_cls, in_dim, out_dim, common, extra, c, config)
     else:
         model = _graph_model(name, backbone_cls, in_dim, out_dim, common, extra, c, config)
+    if weight_init != "pyg":
+        torch_linear_init(model)
+        config["weight_init"] = weight_init
     model.config = config
     return model
+
+
+def torch_linear_init(model: nn.Module) -> None:
+    """Re-draw every linear map of ``model`` (``nn.Linear`` and PyG's ``Linear``) as
+    ``nn.Linear.reset_parameters`` does: weight kaiming-uniform with ``a = √5``, bias
+    ``U(-1/√fan_in, 1/√fan_in)``, in module order from torch's global generator."""
+    from torch_geometric.nn.dense.linear import Linear as PyGLinear
+
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, PyGLinear)) and module.weight.dim() == 2 \
+                and not module.weight.is_meta:
+            nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            if module.bias is not None:
+                bound = 1 / math.sqrt(module.weight.size(1)) if module.weight.size(1) else 0
+                nn.init.uniform_(module.bias, -bound, bound)
 
 
 def _model_name(name: Any) -> str:

@@ -104,11 +104,18 @@ class Block:
 
     def in_degree(self) -> np.ndarray:
         """Fan-in of each ``dst`` neuron within this block (row sums), shape ``(n_dst,)``, int64."""
-        return np.diff(self.mask.indptr).astype(np.int64)
+        return self._degrees("in_degree", lambda m: np.diff(m.indptr))
 
     def out_degree(self) -> np.ndarray:
         """Fan-out of each ``src`` neuron within this block (column sums), shape ``(n_src,)``, int64."""
-        return np.bincount(self.mask.indices, minlength=self.mask.shape[1]).astype(np.int64)
+        return self._degrees("out_degree", lambda m: np.bincount(m.indices, minlength=m.shape[1]))
+
+    def _degrees(self, key: str, compute: Any) -> np.ndarray:
+        """Degrees computed once (the block is immutable; the constructors fill the cache while
+        the mask is hot); each call returns a fresh int64 copy."""
+        if key not in self._cache:
+            self._cache[key] = compute(self.mask).astype(np.int64)
+        return self._cache[key].copy()
 
     def rows(self) -> np.ndarray:
         """Row (``dst`` neuron) index of each stored edge, aligned with ``mask.indices``."""

@@ -176,10 +176,16 @@ def _block_from_array(raw: Any, *, name: str, src: int, label: str) -> Block:
         t = torch.from_numpy(np.ascontiguousarray(arr))
         weight = t if arr.dtype != bool else t.to(torch.float32)
         return _conv_block(name, src, src + 1, t != 0, weight, groups=1, weighted=arr.dtype != bool, kind="mask")
-    present = arr != 0
-    mask = csr_from_dense(present)
-    values = None if arr.dtype == bool else np.abs(arr[present])
-    return Block(name, src, src + 1, mask, kind="mask", edge_weight=values, weight_shape=tuple(arr.shape))
+    mask = csr_from_dense(arr)  # non-zero pattern, straight from the array (no `arr != 0` copy)
+    values = None if arr.dtype == bool else np.abs(arr[_csr_rows(mask), mask.indices])
+    block = Block(name, src, src + 1, mask, kind="mask", edge_weight=values, weight_shape=tuple(arr.shape))
+    block.out_degree()  # fills the block's degree cache while its indices are in cache
+    return block
+
+
+def _csr_rows(m: sp.csr_array) -> np.ndarray:
+    """Row index of every stored entry of a CSR array."""
+    return np.repeat(np.arange(m.shape[0], dtype=m.indices.dtype), np.diff(m.indptr))
 
 
 def _block_from_layer(layer: Any, mask: torch.Tensor, weight: torch.Tensor) -> Block:

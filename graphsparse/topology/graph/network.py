@@ -263,6 +263,13 @@ class NetworkGraph:
             self._cache["edges"] = export.edge_arrays(self)
         return self._cache["edges"]
 
+    def _cached(self, key: str, compute: Any) -> Any:
+        """``compute()`` once per graph (the graph is immutable), kept under ``key``; used by the
+        metrics for values several of them share (node degrees)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     def to_networkx(self) -> Any:
         """A ``networkx.DiGraph`` (for small graphs, drawing and users' own networkx code).
 

@@ -126,7 +126,8 @@ def components(graph: NetworkGraph) -> Components:
     an edge between those components, and the components of that (usually empty) quotient graph
     merge them. ``H`` is a subgraph, so its components refine the true ones, and step (2) joins
     exactly the ones the missing edges connect. Labels are numbered in the order of each
-    component's smallest node, as scipy does.
+    component's smallest node, as scipy does. Computed once per graph (the graph is immutable);
+    each call returns fresh copies of ``labels`` and ``sizes``.
 
     Example::
 
@@ -135,6 +136,11 @@ def components(graph: NetworkGraph) -> Components:
         (3, 2, 2)
     """
     check_graph(graph)
+    c = graph._cached("components", lambda: _components(graph))
+    return Components(c.num_components, c.largest, c.isolated, c.labels.copy(), c.sizes.copy())
+
+
+def _components(graph: NetworkGraph) -> Components:
     n, off = graph.num_nodes, graph.offsets
     rows_h, cols_h = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for b in graph.blocks:

@@ -81,8 +81,14 @@ def density(graph: NetworkGraph) -> float:
 
 
 def _node_degrees(graph: NetworkGraph, *, incoming: bool) -> np.ndarray:
-    """Fan-in (``incoming``) or fan-out of every node, summed over the blocks."""
+    """Fan-in (``incoming``) or fan-out of every node, summed over the blocks (computed once per
+    graph; each call returns a fresh copy)."""
     check_graph(graph)
+    key = "in_degree" if incoming else "out_degree"
+    return graph._cached(key, lambda: _sum_block_degrees(graph, incoming)).copy()
+
+
+def _sum_block_degrees(graph: NetworkGraph, incoming: bool) -> np.ndarray:
     deg = np.zeros(graph.num_nodes, dtype=np.int64)
     for b in graph.blocks:
         level, size, block_degrees = (b.dst, b.shape[0], b.in_degree()) if incoming \
