@@ -62,13 +62,13 @@ def dense_model(ds, cfg: dict, seed: int) -> torch.nn.Module:
                        num_layers=cfg["num_layers"], **cfg["model_options"])
 
 
-def find(ds, cfg: dict, seed: int, granularity: str, **targets):
-    options = cfg["method_options"].get("teddy", {}) if "level" in targets else {}
-    return find_ticket(dense_model(ds, cfg, seed), ds,
-                       method="teddy" if "level" in targets else "random",
+def find(ds, cfg: dict, seed: int, method: str, granularity: str, **targets):
+    """``method``'s ticket of the preset's dense model (the preset's options for it)."""
+    return find_ticket(dense_model(ds, cfg, seed), ds, method=method,
                        weight_scope=cfg["weight_scope"], epochs=cfg["epochs"], lr=cfg["lr"],
                        weight_decay=cfg["weight_decay"], seed=seed,
-                       weight_granularity=granularity, **targets, **options)
+                       weight_granularity=granularity, **targets,
+                       **cfg["method_options"].get(method, {}))
 
 
 def accuracy(args) -> None:
@@ -83,8 +83,8 @@ def accuracy(args) -> None:
                 if (dataset, granularity, seed) in done:
                     continue
                 started = time.perf_counter()
-                ticket = find(ds, cfg, seed, granularity, level=LEVEL, p_graph=P_GRAPH,
-                              p_weight=P_WEIGHT)
+                ticket = find(ds, cfg, seed, "teddy", granularity, level=LEVEL,
+                              p_graph=P_GRAPH, p_weight=P_WEIGHT)
                 if seed == 0:
                     export_ticket(ticket, ds, args.cache / f"{dataset}-{granularity}.pt")
                 weights = ticket.weight_sparsity
@@ -112,7 +112,7 @@ def timing(args) -> None:
         dense_file = args.cache / f"{dataset}-dense.pt"
         if not dense_file.exists():  # the dense model exported: sparsity 0, no training
             cfg1 = {**cfg, "epochs": 1}
-            export_ticket(find(ds, cfg1, 0, "unstructured", graph_sparsity=0.0,
+            export_ticket(find(ds, cfg1, 0, "random", "unstructured", graph_sparsity=0.0,
                                weight_sparsity=0.0), ds, dense_file)
         exported = {name: load_exported(args.cache / f"{dataset}-{name}.pt")
                     for name in ("dense", *GRANULARITIES)}

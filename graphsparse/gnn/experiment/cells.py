@@ -167,16 +167,15 @@ def _save_ticket(cell: Cell, context: CellContext, level: LevelResult,
                  template: nn.Module) -> None:
     """Write the ticket of ``level`` to the sweep's ``tickets/`` (atomic)."""
     from graphsparse.gnn.experiment.saved import ticket_path
-    from graphsparse.gnn.experiment.ticket import schedule_config, ticket_from_result
+    from graphsparse.gnn.experiment.ticket import method_config, ticket_from_result
 
-    result, method = level.result, get_method(cell.method)
-    options = context.method_options.get(cell.method) or {}
-    method_config = {"method": cell.method,
-                     **schedule_config(cell.targets, level.point, method.iterative),
-                     "weight_scope": result.weight_scope, **context.train, "seed": cell.seed,
-                     **options}
+    result = level.result
+    config = method_config(cell.method, cell.targets, level.point,
+                           get_method(cell.method).iterative, result.weight_scope,
+                           context.train, cell.seed,
+                           context.method_options.get(cell.method) or {})
     ticket = ticket_from_result(result, context.dataset, getattr(template, "config", None),
-                                cell.method, method_config, result.weight_scope)
+                                cell.method, config, result.weight_scope)
     path = ticket_path(context.tickets_dir, context.row_identity(cell, level.point))
     path.parent.mkdir(parents=True, exist_ok=True)
     ticket.save(path)

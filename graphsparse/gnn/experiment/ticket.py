@@ -54,7 +54,7 @@ from graphsparse.gnn.train import MiniBatch, TrainResult, train_model
 from graphsparse.masks import CorruptFileError, attach, load_file, masks_of, save_file
 
 __all__ = ["TICKET_VERSION", "Ticket", "as_dataset", "find_ticket", "load_ticket",
-           "schedule_config", "ticket_from_result"]
+           "method_config", "ticket_from_result"]
 
 #: Version of the ticket file format (kind ``"ticket"``).
 TICKET_VERSION = 1
@@ -220,13 +220,21 @@ def load_ticket(path: str | os.PathLike) -> Ticket:
     return Ticket.load(path)
 
 
-def schedule_config(targets: Targets, point: Any, iterative: bool) -> dict[str, Any]:
-    """The schedule of a ticket as its ``method_config`` records it."""
+def method_config(method: str, targets: Targets, point: Any, iterative: bool, scope: str,
+                  train: dict[str, Any], seed: int, options: dict[str, Any],
+                  minibatch: MiniBatch | None = None) -> dict[str, Any]:
+    """A ticket's ``method_config``: the method, its schedule at ``point``, the weight scope,
+    the training settings (``epochs``, ``lr``, ``weight_decay``), the seed, the mini-batch
+    settings and the method options that are plain values (Python objects are left out)."""
     graph_targets, weight_targets = targets.point_schedule(point, iterative)
     schedule = targets.describe()
     if not iterative:
         schedule.pop("rounds", None)
-    return {**schedule, "graph_targets": graph_targets, "weight_targets": weight_targets}
+    return {"method": method, **schedule, "graph_targets": graph_targets,
+            "weight_targets": weight_targets, "weight_scope": scope, **train, "seed": seed,
+            **({} if minibatch is None else {"minibatch": minibatch.config()}),
+            **{k: v for k, v in options.items()
+               if isinstance(v, (str, int, float, bool, type(None)))}}
 
 
 def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
@@ -293,15 +301,11 @@ def find_ticket(model: nn.Module, data: Any, *, method: str = "ugs",
                             train_config=TrainConfig(epochs, lr, weight_decay, seed, progress,
                                                      device, minibatch),
                             method_options=options)
-    method_config = {"method": method,
-                     **schedule_config(targets, found.point, chosen.iterative),
-                     "weight_scope": scope, "epochs": epochs, "lr": lr,
-                     "weight_decay": weight_decay, "seed": seed,
-                     **({} if minibatch is None else {"minibatch": minibatch.config()}),
-                     **{k: v for k, v in options.items()
-                        if isinstance(v, (str, int, float, bool, type(None)))}}
+    config = method_config(method, targets, found.point, chosen.iterative, scope,
+                           {"epochs": epochs, "lr": lr, "weight_decay": weight_decay}, seed,
+                           options, minibatch)
     return ticket_from_result(found.result, dataset, getattr(model, "config", None), method,
-                              method_config, scope)
+                              config, scope)
 
 
 def ticket_from_result(result: Any, dataset: LoadedDataset, model_config: Any, method: str,
