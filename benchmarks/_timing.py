@@ -57,7 +57,8 @@ import torch
 from _machine import cores, cpu_model
 from graphsparse.checks import check_int
 
-__all__ = ["Timing", "compare", "environment", "header_line", "pin", "ratio", "time_batches"]
+__all__ = ["Timing", "compare", "environment", "header_line", "measured_line", "pin", "ratio",
+           "time_batches"]
 
 # mallopt parameter numbers (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -331,3 +332,13 @@ def header_line(env: Mapping[str, Any]) -> str:
             f"{_settings_text(env['threads'], env['interop_threads'], env['pinned'])}; "
             f"load {load}"
             ).replace("|", "/")
+
+
+def measured_line(start: Mapping[str, Any], end: Mapping[str, Any] | None = None) -> str:
+    """A results table's header sentence: :func:`header_line` of the environment at a run's
+    start and, when given, the load average at its end (no ``|``, safe inside markdown)."""
+    text = f"Measured {header_line(start)} (load average at the start)"
+    if end:
+        text += "; load " + " ".join(f"{x:.2f}" for x in end["loadavg"]) + " at the end"
+    return text + "."
+

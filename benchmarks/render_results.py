@@ -1,7 +1,7 @@
 """Generate docs/results.md (and its figures) from the raw reproduction results.
 
-Reads benchmarks/results/set_mnist5k*.jsonl (benchmarks/set_reproduction.py) and glt_*/ (graphsparse glt
-run), states the
+Reads benchmarks/results/set_mnist5k*.jsonl (benchmarks/set_reproduction.py), glt_*/ (graphsparse glt
+run), metaprune_*/ and topology_predict/ (benchmarks/topology_predict_study.py), states the
 configuration in each table header, reports only what was measured (partial sweeps say how many
 seeds are done), and writes the files atomically:
 
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from _glt_results import glt_section, ugs_figure_check
+from _predict_results import predict_section
 from graphsparse.fileio import atomic_write
 
 HERE = Path(__file__).resolve().parent
@@ -366,6 +367,7 @@ def render() -> str:
         if (folder / "results.jsonl").exists():
             out += glt_section(folder)
     out += ugs_figure_check()
+    out += predict_section(RESULTS / "topology_predict", FIGURES)
     return "\n".join(out) + "\n"
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _timing import Timing, environment, header_line, pin, ratio  # noqa: E402
+from _timing import Timing, environment, header_line, measured_line, pin, ratio  # noqa: E402
 
 RESULTS = HERE / "results" / "sweep_bench.json"
 DATA = HERE.parent.parent / "shared" / "data"
@@ -169,9 +169,7 @@ def table(result: dict) -> list[str]:
         f"{c['in_process_threads']} torch threads; workers: a LocalCluster of {c['workers']} "
         f"processes × {c['worker_threads']} thread, its start and the dataset load in each "
         "worker included.", "",
-        f"Machine: {env.get('cpu')}, {env.get('cores')} cores, torch {env.get('torch')}, date "
-        f"{str(env.get('date', ''))[:10]}; load average at start "
-        f"{env.get('loadavg')} and end {result.get('environment_end', {}).get('loadavg')}.", "",
+        measured_line(env, result.get("environment_end")) + " Workers: 1 thread each.", "",
         "| arm | min s | median s | max s | spread | repeats |", "|---|---:|---:|---:|---:|---:|"]
     for arm, t in timed.items():
         lines.append(f"| {arm} | {t.min:.1f} | {t.median:.1f} | {t.max:.1f} | "

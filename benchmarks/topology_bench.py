@@ -28,12 +28,10 @@ exactly that):
 * ``shortest_paths``: mean undirected BFS distance from the same 100 seeded sources as
   ``mean_shortest_path(sources=100, seed)`` (networkx: ``single_source_shortest_path_length`` on
   ``to_undirected(as_view=True)``; igraph: ``distances(mode="all")``);
-* ``four_cycles``: per-layer 4-cycles Σ_{i<j} binom(C_ij, 2). networkx has no public function for
-  this count (``square_clustering`` is a different quantity;
-  ``bipartite.robins_alexander_clustering`` gives a layer's Robins–Alexander coefficient 4·C4/L3,
-  equal to ours, not the count), so the baseline is a straightforward Python count of common
-  neighbours on the networkx adjacency, run only on nets with at most
-  ``--nx-four-cycles-max-edges`` edges (else n/a); igraph: n/a.
+* ``four_cycles``: per-layer 4-cycles and Robins–Alexander clustering 4·C4/L3; networkx:
+  ``bipartite.robins_alexander_clustering`` of each layer's undirected bipartite graph (its own
+  function for this quantity; values compared per layer to 1e-12), run only on nets with at
+  most ``--nx-four-cycles-max-edges`` edges (else n/a); igraph: n/a.
 
 networkx runs under a per-metric wall-clock limit (``--nx-limit``, SIGALRM: networkx is pure
 Python, so the alarm interrupts it); a metric over the limit is recorded as a lower bound.
@@ -52,12 +50,9 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
-import datetime
 import gc
 import json
 import math
-import os
-import platform
 import signal
 import statistics
 import time
@@ -68,7 +63,7 @@ import networkx as nx
 import numpy as np
 import scipy
 import torch
-from _machine import cpu_model
+from _timing import compare, environment, header_line, pin
 
 from graphsparse.fileio import atomic_write
 from graphsparse.topology import NetworkGraph, erdos_renyi_mask, report
@@ -86,22 +81,6 @@ SLOW_S = 2.0  # a baseline whose first run takes longer is run once
 
 
 # ----------------------------------------------------------------------------------- utilities
-def machine() -> dict[str, Any]:
-    info = {
-        "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-        "torch": torch.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-        "networkx": nx.__version__, "igraph": ig.__version__ if ig is not None else None,
-        "torch_threads": torch.get_num_threads(),
-    }
-    return info
-
-
-def machine_line(info: dict[str, Any]) -> str:
-    return (f"{info['cpu']}, {info['cores']} cores, Python {info['python']}, torch {info['torch']} "
-            f"({info['torch_threads']} threads), numpy {info['numpy']}, scipy {info['scipy']}, "
-            f"networkx {info['networkx']}" + (f", igraph {info['igraph']}" if info["igraph"] else ""))
-
-
 class Timeout(Exception):
     pass
 
@@ -144,13 +123,6 @@ def run_baseline(fn: Callable[[], Any], repeats: int, limit: float | None) -> di
             break
     return {"status": "ok", "seconds": times[0], "warm_seconds": statistics.median(times), "runs": len(times),
             "value": value}
-
-
-def loadavg() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 # ----------------------------------------------------------------------------------------- nets
@@ -275,15 +247,12 @@ def nx_metrics(G, offsets, sources):
         return total / pairs, pairs
 
     def four_cycles():
-        # per block (levels l -> l+1): for every pair of its out-neurons, binom(common in-neighbours, 2)
-        total = 0
-        pred, succ = G.pred, G.succ
-        for u in range(int(offsets[1]), n):
-            cnt = collections.Counter()
-            for v in pred[u]:
-                cnt.update(succ[v].keys())
-            total += sum(c * (c - 1) // 2 for w, c in cnt.items() if w != u)
-        return total // 2  # each pair {u, w} counted from both ends
+        # networkx's own function for the same quantity: the Robins–Alexander clustering
+        # 4·C4 / L3 of each layer's undirected bipartite graph (one value per block)
+        levels = range(len(offsets) - 2)
+        return [nx.bipartite.robins_alexander_clustering(
+            G.subgraph(range(int(offsets[l]), int(offsets[l + 2]))).to_undirected(as_view=True))
+            for l in levels]
 
     return {"degrees": degrees, "components": comps, "paths": paths, "dead_neurons": dead,
             "effective_sparsity": effective, "shortest_paths": spl, "four_cycles": four_cycles}
@@ -309,18 +278,20 @@ def ig_reach(g, inputs, outputs):
     return fwd, bwd
 
 
-def ig_metrics(g, offsets, sources):
+def ig_metrics(offsets, sources):
+    """igraph's computations, each a function of an ``igraph.Graph`` (so a fresh graph can be
+    passed for igraph's first call and a reused one for its cached calls)."""
     inputs = range(int(offsets[0]), int(offsets[1]))
     outputs = range(int(offsets[-2]), int(offsets[-1]))
 
-    def degrees():
+    def degrees(g):
         din, dout = np.array(g.indegree(), dtype=np.int64), np.array(g.outdegree(), dtype=np.int64)
         return din, dout, np.bincount(din), np.bincount(dout)
 
-    def comps():
+    def comps(g):
         return sorted(g.connected_components(mode="weak").sizes(), reverse=True)
 
-    def paths():
+    def paths(g):
         adj_in = g.get_adjlist(mode="in")
         count = [0] * g.vcount()
         for v in g.topological_sorting(mode="out"):
@@ -328,7 +299,7 @@ def ig_metrics(g, offsets, sources):
             count[v] = sum(count[u] for u in pred) if pred else int(v < offsets[1])
         return [count[o] for o in outputs]
 
-    def dead():
+    def dead(g):
         fwd, bwd = ig_reach(g, inputs, outputs)
         din, dout = np.array(g.indegree(), dtype=np.int64), np.array(g.outdegree(), dtype=np.int64)
         lo, hi = int(offsets[1]), int(offsets[-2])
@@ -340,11 +311,11 @@ def ig_metrics(g, offsets, sources):
                     outputs_no_in=o_no, unreachable_from_input=(n - lo) - sum(1 for v in fwd if v >= lo),
                     not_reaching_output=hi - sum(1 for v in bwd if v < hi), off_path=n - len(fwd & bwd))
 
-    def effective():
+    def effective(g):
         fwd, bwd = ig_reach(g, inputs, outputs)
         return g.induced_subgraph(sorted(fwd & bwd)).ecount()
 
-    def spl():
+    def spl(g):
         d = np.array(g.distances(source=sources.tolist(), mode="all"), dtype=np.float64)
         ok = np.isfinite(d) & (d > 0)
         return float(d[ok].sum()) / int(ok.sum()), int(ok.sum())
@@ -378,7 +349,8 @@ def agree(metric: str, ours: Any, theirs: Any) -> bool:
         mean, pairs = theirs
         return ours.num_pairs == pairs and math.isclose(ours.mean, mean, rel_tol=1e-12)
     if metric == "four_cycles":
-        return ours.four_cycles == theirs
+        return all(math.isclose(per.clustering or 0.0, ra, rel_tol=1e-12, abs_tol=0)
+                   for per, ra in zip(ours.per_layer, theirs, strict=True))
     raise KeyError(metric)
 
 
@@ -404,6 +376,116 @@ def summary(metric: str, ours: Any) -> str:
 
 
 # ----------------------------------------------------------------------------------------- main
+def first_call_arm(build: Callable[[], Any], fn: Callable[[Any], Any], count: int) -> Callable[[], Any]:
+    """An arm timing ``fn``'s first call on a fresh object: ``count`` objects are built now
+    (untimed), and each call of the arm uses the next one."""
+    fresh = [build() for _ in range(count)]
+    return lambda: fn(fresh.pop())
+
+
+def single_or_arm(fn: Callable[[], Any], limit: float | None) -> tuple[dict[str, Any] | None, Any]:
+    """Probe a baseline once under ``limit``: ``(record, value)`` where ``record`` is that single
+    call's timing if it was slow (> SLOW_S) or timed out, and None if it is fast enough to be
+    timed as an interleaved arm."""
+    res = run_baseline(fn, 1, limit)
+    value = res.pop("value")
+    if res["status"] == "ok" and res["seconds"] <= SLOW_S:
+        return None, value
+    return {**res, "min": res["seconds"], "samples": [res["seconds"]] if res["seconds"] else []}, value
+
+
+def timed_metric(arms: dict[str, Callable[[], Any]], args: argparse.Namespace) -> dict[str, dict]:
+    """``_timing.compare`` of the arms (interleaved, one warm-up round, ``--repeats`` samples)."""
+    gc.collect()
+    return {name: t.to_dict() for name, t in compare(arms, repeats=args.repeats, warmup=1).items()}
+
+
+def metric_row(name: str, metric: str, value: Any, timings: dict[str, dict],
+               agreed: dict[str, bool]) -> dict[str, Any]:
+    """One table row: minima of every arm (``graphsparse_s`` cold, ``graphsparse_warm_s``,
+    ``<engine>_s`` first call, ``<engine>_warm_s`` cached) and the speed-ups (baseline min /
+    graphsparse min: first call vs cold, cached vs warm)."""
+    row = {"net": name, "metric": metric, "value": summary(metric, value), "timings": timings,
+           "graphsparse_s": timings["graphsparse_cold"]["min"],
+           "graphsparse_warm_s": timings["graphsparse_warm"]["min"]}
+    for engine in ("networkx", "igraph"):
+        first = timings.get(f"{engine}_first")
+        if first is None:
+            continue
+        cached = timings.get(f"{engine}_cached")
+        row[f"{engine}_status"] = first.get("status", "ok")
+        row[f"{engine}_s"] = first["min"]
+        row[f"{engine}_runs"] = len(first["samples"])
+        row[f"{engine}_agree"] = agreed.get(engine)
+        row[f"{engine}_speedup"] = first["min"] / row["graphsparse_s"] if first["min"] else None
+        if cached is not None:
+            row[f"{engine}_warm_s"] = cached["min"]
+            row[f"{engine}_speedup_warm"] = cached["min"] / row["graphsparse_warm_s"]
+    return row
+
+
+def bench_metric(metric: str, ours: Callable[[Any], Any], theirs: dict[str, Callable[[Any], Any]],
+                 graphs: dict[str, tuple[Callable[[], Any], Any]], args: argparse.Namespace,
+                 ) -> tuple[dict[str, dict], Any, dict[str, bool]]:
+    """Time one metric: graphsparse cold (fresh graph per call) and warm (one graph reused),
+    igraph first call (fresh) and cached (reused), networkx (one graph; a slow one timed once),
+    all fast arms interleaved. ``graphs[engine] = (build, reused graph)``."""
+    count = args.repeats + 1
+    build_ours, g_ours = graphs["graphsparse"]
+    value = ours(g_ours)
+    arms = {"graphsparse_cold": first_call_arm(build_ours, ours, count),
+            "graphsparse_warm": lambda: ours(g_ours)}
+    singles, agreed = {}, {}
+    for engine, fn in theirs.items():
+        build, g = graphs[engine]
+        if engine == "networkx":
+            single, other = single_or_arm(lambda: fn(g), args.nx_limit)
+            if single is not None:
+                singles["networkx_first"] = single
+            else:
+                arms["networkx_first"] = lambda fn=fn, g=g: fn(g)
+        else:
+            other = fn(g)
+            arms[f"{engine}_first"] = first_call_arm(build, fn, count)
+            arms[f"{engine}_cached"] = lambda fn=fn, g=g: fn(g)
+        if other is not None:
+            agreed[engine] = bool(agree(metric, value, other))
+    return {**timed_metric(arms, args), **singles}, value, agreed
+
+
+def bench_build(masks_t, masks_np, offsets, args) -> tuple[dict[str, dict], Any, dict[str, bool], Any]:
+    """Time building each engine's graph from the layer masks; returns the networkx graph too
+    (built once: it takes seconds)."""
+    fresh = lambda: NetworkGraph.from_masks(masks_t)  # noqa: E731
+    g = fresh()
+    value = (g.num_nodes, metrics.num_edges(g))
+    arms = {"graphsparse_cold": fresh, "graphsparse_warm": fresh}
+    singles, agreed, G = {}, {}, None
+    if ig is not None and not args.no_igraph:
+        gi = ig_build(masks_np, offsets)
+        agreed["igraph"] = (gi.vcount(), gi.ecount()) == value
+        arms["igraph_first"] = lambda: ig_build(masks_np, offsets)
+    if not args.no_networkx:
+        res = run_baseline(lambda: nx_build(masks_np, offsets), 1, args.nx_limit)
+        G = res.pop("value")
+        singles["networkx_first"] = {**res, "min": res["seconds"], "samples": [res["seconds"]]}
+        if G is not None:
+            agreed["networkx"] = (G.number_of_nodes(), G.number_of_edges()) == value
+    return {**timed_metric(arms, args), **singles}, value, agreed, G
+
+
+def bench_report(fresh: Callable[[], NetworkGraph], args) -> dict[str, Any]:
+    """The whole default ``report()``: cold (fresh graph), warm (reused), and build + report."""
+    g = fresh()
+    rep = report(fresh())
+    arms = {"report_cold": first_call_arm(fresh, report, args.repeats + 1),
+            "report_warm": lambda: report(g), "build_plus_report": lambda: report(fresh())}
+    t = timed_metric(arms, args)
+    return {"report_cold_s": t["report_cold"]["min"], "report_warm_s": t["report_warm"]["min"],
+            "build_plus_report_s": t["build_plus_report"]["min"], "timings": t,
+            "cold_timings": {k: round(v, 6) for k, v in rep.timings.items()}}
+
+
 def bench_net(name: str, spec: dict[str, Any], args: argparse.Namespace, log: Callable[[str], None]) -> dict:
     masks_t = generate(spec, args.seed)
     masks_np = [m.numpy() for m in masks_t.values()]
@@ -412,114 +494,34 @@ def bench_net(name: str, spec: dict[str, Any], args: argparse.Namespace, log: Ca
     n_edges = int(sum(int(m.sum()) for m in masks_np))
     sources = np.sort(np.random.default_rng(args.seed).choice(int(offsets[-1]), size=args.sources, replace=False))
     log(f"== {name}: widths {spec['widths']}, densities {spec['densities']}, {n_edges:,} edges")
+    fresh = lambda: NetworkGraph.from_masks(masks_t)  # noqa: E731
 
-    rows: dict[str, dict[str, Any]] = {}
-    ours_values: dict[str, Any] = {}
-
-    def fresh() -> NetworkGraph:
-        return NetworkGraph.from_masks(masks_t)
-
-    # build: cold = first from_masks; warm = median of repeats
-    gc.collect()
-    t_cold, g = timed(fresh)
-    warm = [timed(fresh)[0] for _ in range(args.repeats)]
-    ours_values["build"] = (g.num_nodes, metrics.num_edges(g))
-    rows["build"] = {"graphsparse_s": t_cold, "graphsparse_warm_s": statistics.median(warm)}
-    for metric, fn in gs_metrics(sources, args.seed).items():
-        g = fresh()
-        gc.collect()
-        t_cold, value = timed(lambda: fn(g))
-        reps = 1 if t_cold > SLOW_S else args.repeats
-        warm = [timed(lambda: fn(g))[0] for _ in range(reps)]
-        ours_values[metric] = value
-        rows[metric] = {"graphsparse_s": t_cold, "graphsparse_warm_s": statistics.median(warm)}
-        log(f"  graphsparse {metric:<19} cold {t_cold:8.4f} s  warm {rows[metric]['graphsparse_warm_s']:8.4f} s")
-
-    # the whole default report: cold (fresh graph, first call) and warm; build + report
-    g = fresh()
-    gc.collect()
-    t_rep_cold, rep = timed(lambda: report(g))
-    rep_warm = [timed(lambda: report(g))[0] for _ in range(args.repeats)]
-    t_total = [timed(lambda: report(fresh()))[0] for _ in range(args.repeats)]
-    rep_row = {"build_s": rows["build"]["graphsparse_s"], "report_cold_s": t_rep_cold,
-               "report_warm_s": statistics.median(rep_warm), "build_plus_report_s": statistics.median(t_total),
-               "cold_timings": {k: round(v, 6) for k, v in rep.timings.items()}}
-    log(f"  graphsparse report() cold {t_rep_cold:.4f} s, warm {rep_row['report_warm_s']:.4f} s, "
-        f"from_masks + report {rep_row['build_plus_report_s']:.4f} s; cold parts {rep_row['cold_timings']}")
-    del g
-
-    # networkx
-    if not args.no_networkx:
-        res = run_baseline(lambda: nx_build(masks_np, offsets), 1, args.nx_limit)
-        G = res.pop("value")
-        rows["build"]["networkx"] = res
-        if G is not None:
-            rows["build"]["networkx_value"] = (G.number_of_nodes(), G.number_of_edges())
-            fns = nx_metrics(G, offsets, sources)
-            for metric in METRICS[1:]:
-                if metric == "four_cycles" and n_edges > args.nx_four_cycles_max_edges:
-                    rows[metric]["networkx"] = {"status": "n/a", "seconds": None, "warm_seconds": None, "runs": 0,
-                                                "note": f"not run above {args.nx_four_cycles_max_edges:,} edges"}
-                    continue
-                res = run_baseline(fns[metric], args.repeats, args.nx_limit)
-                value = res.pop("value")
-                if res["status"] == "ok":
-                    res["agree"] = bool(agree(metric, ours_values[metric], value))
-                rows[metric]["networkx"] = res
-                log(f"  networkx    {metric:<19} {res['status']} {res['seconds']:.4f} s "
-                    f"(runs {res['runs']}) agree={res.get('agree')}")
-            del G, fns
-        log(f"  networkx    build               {rows['build']['networkx']['seconds']:.4f} s")
-        gc.collect()
-
-    # igraph (optional)
+    timings, value, agreed, G = bench_build(masks_t, masks_np, offsets, args)
+    rows = [metric_row(name, "build", value, timings, agreed)]
+    graphs = {"graphsparse": (fresh, fresh())}
+    theirs_all: dict[str, dict] = {}
+    if G is not None:
+        graphs["networkx"] = (None, G)
+        theirs_all["networkx"] = nx_metrics(G, offsets, sources)
     if ig is not None and not args.no_igraph:
-        res = run_baseline(lambda: ig_build(masks_np, offsets), 1, None)
-        gi = res.pop("value")
-        rows["build"]["igraph"] = res
-        rows["build"]["igraph_value"] = (gi.vcount(), gi.ecount())
-        fns = ig_metrics(gi, offsets, sources)
-        for metric in METRICS[1:]:
-            if metric not in fns:
-                rows[metric]["igraph"] = {"status": "n/a", "seconds": None, "warm_seconds": None, "runs": 0}
-                continue
-            res = run_baseline(fns[metric], args.repeats, args.nx_limit)
-            value = res.pop("value")
-            if res["status"] == "ok":
-                res["agree"] = bool(agree(metric, ours_values[metric], value))
-            rows[metric]["igraph"] = res
-            log(f"  igraph      {metric:<19} {res['status']} {res['seconds']:.4f} s agree={res.get('agree')}")
-        del gi, fns
-        gc.collect()
-
-    for engine in ("networkx", "igraph"):
-        key = f"{engine}_value"
-        if key in rows["build"]:
-            rows["build"][engine]["agree"] = tuple(rows["build"].pop(key)) == tuple(ours_values["build"])
-
-    out_rows = []
-    for metric in METRICS:
-        r = rows[metric]
-        row = {"net": name, "metric": metric, "graphsparse_s": r["graphsparse_s"],
-               "graphsparse_warm_s": r["graphsparse_warm_s"], "value": summary(metric, ours_values[metric])}
-        for engine in ("networkx", "igraph"):
-            b = r.get(engine)
-            if b is None:
-                continue
-            row[f"{engine}_s"] = b["seconds"]
-            row[f"{engine}_warm_s"] = b.get("warm_seconds")
-            row[f"{engine}_status"] = b["status"]
-            row[f"{engine}_runs"] = b["runs"]
-            row[f"{engine}_agree"] = b.get("agree")
-            row[f"{engine}_speedup"] = b["seconds"] / r["graphsparse_s"] if b["seconds"] else None
-            row[f"{engine}_speedup_warm"] = (b["warm_seconds"] / r["graphsparse_warm_s"]
-                                             if b.get("warm_seconds") else None)
-            if "note" in b:
-                row[f"{engine}_note"] = b["note"]
-        out_rows.append(row)
+        graphs["igraph"] = (lambda: ig_build(masks_np, offsets), ig_build(masks_np, offsets))
+        theirs_all["igraph"] = ig_metrics(offsets, sources)
+    for metric, ours in gs_metrics(sources, args.seed).items():
+        theirs = {e: (lambda g, f=fns[metric]: f()) if e == "networkx" else fns[metric]
+                  for e, fns in theirs_all.items() if metric in fns}
+        if metric == "four_cycles" and n_edges > args.nx_four_cycles_max_edges:
+            theirs.pop("networkx", None)
+        timings, value, agreed = bench_metric(metric, ours, theirs, graphs, args)
+        rows.append(metric_row(name, metric, value, timings, agreed))
+        log("  " + "  ".join(f"{arm} {t['min']:.4f}" for arm, t in timings.items())
+            + f"  {metric} agree={agreed}")
+    rep_row = bench_report(fresh, args)
+    rep_row["build_s"] = rows[0]["graphsparse_s"]
+    log(f"  report() cold {rep_row['report_cold_s']:.4f} s, warm {rep_row['report_warm_s']:.4f} s, "
+        f"from_masks + report {rep_row['build_plus_report_s']:.4f} s")
     return {"net": {"name": name, "widths": spec["widths"], "densities": spec["densities"],
                     "num_nodes": int(offsets[-1]), "num_edges": n_edges},
-            "rows": out_rows, "report": rep_row}
+            "rows": rows, "report": rep_row}
 
 
 def write_atomic(path: Path, result: dict) -> None:
@@ -527,7 +529,13 @@ def write_atomic(path: Path, result: dict) -> None:
     atomic_write(path, lambda f: json.dump(result, f, indent=2), binary=False)
 
 
-def main() -> None:
+def versions() -> dict[str, Any]:
+    """Versions of the libraries compared (``_timing.environment`` records the machine)."""
+    return {"numpy": np.__version__, "scipy": scipy.__version__, "networkx": nx.__version__,
+            "igraph": ig.__version__ if ig is not None else None}
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nets", nargs="+", default=["mlp_d10", "wide_d05"], choices=["mlp_d10", "wide_d05"])
     parser.add_argument("--seed", type=int, default=0)
@@ -536,40 +544,42 @@ def main() -> None:
     parser.add_argument("--wide-width", type=int, default=4096)
     parser.add_argument("--wide-density", type=float, default=0.05)
     parser.add_argument("--sources", type=int, default=100, help="BFS sources of the sampled shortest paths")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timed samples per arm (>= 5 for a result)")
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--nx-limit", type=float, default=150.0, help="seconds per baseline metric")
     parser.add_argument("--nx-four-cycles-max-edges", type=int, default=1_000_000)
     parser.add_argument("--no-networkx", action="store_true")
     parser.add_argument("--no-igraph", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    if args.repeats < 1 or args.sources < 1:
-        parser.error("need repeats >= 1 and sources >= 1")
+    if args.repeats < 1 or args.sources < 1 or args.threads < 1:
+        parser.error("need --repeats >= 1, --sources >= 1 and --threads >= 1")
+    return args
 
-    info = machine()
+
+def main() -> None:
+    args = parse_args()
+    pin(threads=args.threads)
     start = time.perf_counter()
-    log = lambda msg: print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)
-    log(machine_line(info))
+    log = lambda msg: print(f"[{time.perf_counter() - start:7.1f}s] {msg}", flush=True)  # noqa: E731
+    env_start = environment()
+    log(header_line(env_start) + "; " + ", ".join(f"{k} {v}" for k, v in versions().items() if v))
     result = {
-        "benchmark": "topology_bench",
-        "date": datetime.date.today().isoformat(),
-        "machine": machine_line(info),
-        "machine_info": info,
+        "benchmark": "topology_bench", "start": env_start, "versions": versions(),
         "config": {
-            "seed": args.seed, "repeats": args.repeats, "sources": args.sources,
+            "seed": args.seed, "repeats": args.repeats, "sources": args.sources, "threads": args.threads,
             "nx_limit_s": args.nx_limit, "nx_four_cycles_max_edges": args.nx_four_cycles_max_edges,
-            "slow_baseline_s": SLOW_S, "igraph": info["igraph"] is not None and not args.no_igraph,
+            "slow_baseline_s": SLOW_S, "igraph": ig is not None and not args.no_igraph,
             "networkx": not args.no_networkx,
             "masks": "graphsparse.topology.erdos_renyi_mask, one torch.Generator per net seeded with seed",
-            "speedup": "baseline first-call seconds / graphsparse cold seconds",
-            "speedup_warm": "baseline median seconds / graphsparse warm (median) seconds",
+            "speedup": "baseline first-call min / graphsparse cold min",
+            "speedup_warm": "baseline cached-call min / graphsparse warm min",
         },
-        "load_average_start": loadavg(),
         "nets": [],
     }
     for name, spec in make_nets(args).items():
         result["nets"].append(bench_net(name, spec, args, log))
-        result["load_average_end"] = loadavg()
+        result["end"] = environment()
         result["wall_s"] = time.perf_counter() - start
         write_atomic(args.out, result)
         log(f"wrote {args.out}")

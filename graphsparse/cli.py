@@ -98,12 +98,11 @@ def _mlp(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from graphsparse.topology import NetworkGraph, report
-    from graphsparse.topology.files import layer_masks_from_file
+    from graphsparse.topology import report
+    from graphsparse.topology.files import graph_from_file
 
     try:
-        layers = layer_masks_from_file(args.file)
-        graph = NetworkGraph.from_masks(layers)
+        graph = graph_from_file(args.file, view=args.view)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"graphsparse stats: {e}")
     result = report(graph, shortest_paths=args.shortest_paths, four_cycles=args.four_cycles,
@@ -174,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--four-cycles", action="store_true", help="also 4-cycles / clustering")
     stats.add_argument("--spectral", action="store_true", help="also spectral gaps")
     stats.add_argument("--seed", type=int, default=0, help="seed of sampled metrics")
+    stats.add_argument("--view", choices=("channel", "kernel"), default="channel",
+                       help="Conv2d layers: a channel pair is one edge (channel) or every kept "
+                            "kernel entry is an edge (kernel; density = weight density)")
     stats.set_defaults(func=_stats)
 
     from graphsparse.cli_glt import add_glt_commands

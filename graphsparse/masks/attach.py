@@ -51,9 +51,27 @@ class BinaryMask(nn.Module):
     def __init__(self, mask: torch.Tensor):
         super().__init__()
         self.register_buffer("mask", mask.detach().clone().bool())
+        self._factor_key: tuple | None = None
+        self._factor: torch.Tensor | None = None
+
+    def factor(self, x: torch.Tensor) -> torch.Tensor:
+        """The mask as 0/1 in ``x``'s dtype and device (not in the state_dict), rebuilt when the
+        mask tensor is replaced or changed in place (tracked by identity, version and storage).
+
+        Multiplying by it is what the forward does: on CPU ``torch.where(mask, w, 0)`` (and
+        ``masked_fill``) ran ~7x slower than this product, forward + backward, on a 1433 × 512
+        weight with one thread (most of ``gnn_bench``'s masked-training overhead). Masked
+        entries are exactly zero for any finite raw value (a non-finite raw entry would give NaN
+        there, where ``torch.where`` gave 0)."""
+        key = (self.mask, self.mask._version, self.mask.data_ptr(), x.dtype, x.device)
+        cached = getattr(self, "_factor_key", None)   # None too for modules pickled before it
+        if cached is None or cached[0] is not self.mask or cached[1:] != key[1:]:
+            self._factor = self.mask.to(device=x.device, dtype=x.dtype)
+            self._factor_key = key
+        return self._factor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.mask, x, 0.0)    # ~3x faster than masked_fill(~mask, 0) on CPU
+        return x * self.factor(x)
 
 
 class TrainableMask(BinaryMask):
@@ -66,7 +84,7 @@ class TrainableMask(BinaryMask):
         self.values = nn.Parameter(values.detach().clone())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.where(self.mask, x * self.values, 0.0)
+        return x * self.values * self.factor(x)
 
 
 def _own_class(module: nn.Module) -> None:

@@ -15,9 +15,14 @@ row-major (C) order. Among equal scores the entry with the **larger** global ind
 (equivalently: the smaller index is kept first). The same rule applies to growth: among equal
 scores the smaller index is grown first. Selection is therefore fully deterministic.
 
-Selection is exact and does not sort: it finds the k-th largest score by a sampled bracket
-(a deterministic sample gives bounds, a counting pass keeps only the entries between them, repeat),
-then builds the masks with one comparison pass per tensor. On 10^8 scores this is faster than
+Selection is exact and does not sort. On large inputs a deterministic sample gives bounds
+``lo <= hi`` around the k-th largest score; one pass per tensor writes ``score > hi`` straight
+into the tensor's mask and keeps the indices of the narrow band ``lo <= score <= hi`` (through
+one reused scratch buffer, so no full-size temporary besides the masks); the k-th value is found
+among the band's values only, and the band entries above it, then the first ties in global
+order, are set in the masks. When the bracket misses (rare) or the band is too wide (heavy
+ties), or the input is small, the k-th value is located by repeated sampled brackets and the
+masks built by one comparison pass per tensor. On 10^8 scores this is faster than
 ``torch.topk``/``torch.kthvalue`` on the concatenation (see ``benchmarks/masks_bench.py``).
 """
 
@@ -174,16 +179,71 @@ def _select_largest(chunks: list[torch.Tensor], k: int) -> list[torch.Tensor]:
 
     Ties at the threshold are kept in global index order (smaller index first). Entries equal to
     ``-inf`` mark excluded positions; the caller guarantees that at least ``k`` entries are finite.
+
+    Large inputs take :func:`_banded_masks` (one counting pass that also builds the masks); when
+    its sampled bracket misses the k-th value (rare) or holds too many entries (heavy ties), or
+    the input is small, :func:`_threshold_masks` (locate the value, then one comparison pass).
     """
     if k <= 0:
         return [torch.zeros(c.numel(), dtype=torch.bool) for c in chunks]
     total = sum(c.numel() for c in chunks)
     if k >= total:
         return [torch.ones(c.numel(), dtype=torch.bool) for c in chunks]
+    if total > _DIRECT_SELECT:
+        lo, hi = _sample_bounds(chunks, k, total, torch.Generator().manual_seed(0))
+        masks = _banded_masks(chunks, k, total, lo, hi)
+        if masks is not None:
+            return masks
+    return _threshold_masks(chunks, k)
+
+
+def _banded_masks(chunks: list[torch.Tensor], k: int, total: int, lo: torch.Tensor,
+                  hi: torch.Tensor) -> list[torch.Tensor] | None:
+    """The masks from one pass over the scores, or None when ``[lo, hi]`` does not hold the k-th
+    largest value or holds more than ``total // 16`` entries.
+
+    Per chunk: ``c > hi`` becomes the chunk's mask (those entries are kept: fewer than ``k`` lie
+    above ``hi``), ``c >= lo`` goes into one reused scratch buffer, XOR-ed with the mask into
+    the band ``lo <= c <= hi`` whose indices (ascending) are kept. No full-size temporary but the
+    masks themselves; the k-th value is then located among the band's values only, and the band
+    entries above it, plus the first ties in global order, are set in the masks.
+    """
+    limit = max(total // 16, _DIRECT_SELECT)
+    scratch = torch.empty(max(c.numel() for c in chunks), dtype=torch.bool)
+    masks, bands, above, in_band = [], [], 0, 0
+    for c in chunks:
+        mask = c > hi
+        band = torch.ge(c, lo, out=scratch[:c.numel()])
+        band ^= mask  # lo <= hi, so c > hi implies c >= lo
+        index = band.nonzero().flatten()
+        above += int(torch.count_nonzero(mask))
+        in_band += index.numel()
+        if in_band > limit:
+            return None
+        masks.append(mask)
+        bands.append(index)
+    if not above < k <= above + in_band:
+        return None
+    values = [c[index] for c, index in zip(chunks, bands)]
+    value = _kth_largest(values, k - above)
+    missing = k - above
+    for mask, index, vals in zip(masks, bands, values):
+        larger = index[vals > value]
+        mask[larger] = True
+        missing -= larger.numel()
+    for mask, index, vals in zip(masks, bands, values):  # ties: smaller global index first
+        ties = index[vals == value][:missing]
+        mask[ties] = True
+        missing -= ties.numel()
+    return masks
+
+
+def _threshold_masks(chunks: list[torch.Tensor], k: int) -> list[torch.Tensor]:
+    """The masks from the located k-th value (:func:`_locate_kth`): ``c > value`` per chunk, then
+    the ties, counted on the (small) candidates and taken in global index order."""
     value, candidates, rank = _locate_kth(chunks, k)
     masks = [c > value for c in chunks]
-    # ties to keep, counted on the (small) candidates instead of the masks; only chunks whose
-    # candidates hold the value are searched for them
+    # only chunks whose candidates hold the value are searched for ties
     missing = rank - sum(int(torch.count_nonzero(c > value)) for c in candidates)
     for c, cand, m in zip(chunks, candidates, masks):
         if missing == 0:

@@ -17,7 +17,7 @@ Public API (one concept per module):
 Metanetwork pruning (network <-> graph, metanetwork, pruning) is :mod:`graphsparse.metaprune`.
 """
 
-from graphsparse.topology import metrics
+from graphsparse.topology import metrics, predict
 from graphsparse.topology.datasets import Dataset, load_digits, load_embedded, load_mnist5k
 from graphsparse.topology.dynamic import SET, LayerUpdate, RigL, cosine_drop_fraction, set_prune
 from graphsparse.topology.generators import (
@@ -51,6 +51,7 @@ __all__ = [
     "UnsupportedLayerError",
     # metrics and report
     "metrics",
+    "predict",
     "report",
     "TopologyReport",
     # generators

@@ -7,7 +7,10 @@ timing each. The result is a :class:`TopologyReport` dataclass: ``str(r)`` rende
 ``r.to_dict()`` / ``r.to_json()`` serialise it. Top-level JSON keys: ``num_nodes``, ``num_edges``,
 ``density``, ``num_identity_edges``, ``sizes``, ``level_names``, ``dead_neurons``,
 ``effective_sparsity``, ``effective_edges``, ``num_components``, ``components``, ``layers``,
-``paths``, ``powerlaw``, ``shortest_paths``, ``four_cycles``, ``spectral``, ``timings``, ``seed``.
+``paths``, ``powerlaw``, ``shortest_paths``, ``four_cycles``, ``spectral``, ``timings``, ``seed``,
+``view`` (``"channel"`` or ``"kernel"``: how Conv2d weights became edges, see
+:meth:`~graphsparse.topology.NetworkGraph.kernel_view`) and ``conv_layers`` (layers whose edges
+stand for several weights: Conv2d, or a Linear reading a flattened map).
 See :mod:`graphsparse.topology.metrics` for every definition and the graph each metric uses.
 """
 
@@ -75,6 +78,8 @@ class TopologyReport(Result):
     spectral: list[metrics.LayerSpectrum] | None
     timings: dict[str, float]
     seed: int
+    view: str
+    conv_layers: int
 
     def to_json(self, indent: int | None = 2) -> str:
         """The report as a JSON string (``to_dict()`` serialised; NaN/inf become null)."""
@@ -160,6 +165,8 @@ def report(
         spectral=spec,
         timings=timings,
         seed=seed,
+        view=graph.view,
+        conv_layers=sum(b.edge_count is not None for b in graph.weight_blocks),
     )
 
 
@@ -177,6 +184,10 @@ def _powerlaw(graph: NetworkGraph, min_tail: int, compare: bool) -> PowerLawSumm
 
 
 # ------------------------------------------------------------------------------------ rendering
+VIEW_TEXT = {"channel": "channel: a Conv2d channel pair with any kept kernel entry is one edge",
+             "kernel": "kernel entries: every kept Conv2d kernel entry is an edge between its channels"}
+
+
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
@@ -200,6 +211,7 @@ def _render(r: TopologyReport) -> str:
         "Network topology report",
         f"  levels      {' -> '.join(f'{n}({_fmt(s)})' for n, s in zip(r.level_names, r.sizes))}",
         f"  nodes       {_fmt(r.num_nodes)}",
+        *([f"  view        {VIEW_TEXT[r.view]} ({r.conv_layers} such layers)"] if r.conv_layers else []),
         f"  edges       {_fmt(r.num_edges)} (density {_fmt(r.density)})"
         + (f", plus {_fmt(r.num_identity_edges)} identity residual edges" if r.num_identity_edges else ""),
         f"  effective sparsity  {_fmt(r.effective_sparsity)} ({_fmt(r.effective_edges)} edges on input->output paths)",

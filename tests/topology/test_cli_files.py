@@ -60,7 +60,7 @@ def test_stats_bad_files(tmp_path):
     with pytest.raises(SystemExit, match="holds a list"):
         main(["stats", str(tmp_path / "list.pt")])
     torch.save({"bias": torch.zeros(3)}, tmp_path / "nolinear.pt")
-    with pytest.raises(SystemExit, match="no 2-D weight tensors"):
+    with pytest.raises(SystemExit, match="no 2-D or 4-D weight tensors"):
         main(["stats", str(tmp_path / "nolinear.pt")])
     save_file(tmp_path / "t.pt", "ticket", {"a": 1})
     with pytest.raises(SystemExit, match="'ticket' file"):

@@ -266,6 +266,39 @@ def test_components_cached_per_graph_and_returned_as_copies():
         assert len({int(again.labels[v]) for v in comp}) == 1
 
 
+def test_components_merge_parts_joined_only_by_edges_outside_the_spanning_subgraph():
+    # (out, in) mask [[1, 0, 1], [0, 1, 1]]: the spanning subgraph keeps each row's first edge,
+    # (r0, c0) and (r1, c1), and one edge of column c2, from r0 or r1; either way the other edge
+    # of c2 alone joins the two parts, so the shortcut for an already-connected subgraph must not
+    # apply and step (2) must merge them.
+    g = NetworkGraph.from_masks([np.array([[1, 0, 1], [0, 1, 1]], dtype=bool)])
+    c = metrics.components(g)
+    assert (c.num_components, c.largest, c.isolated) == (1, 5, 0)
+    two = metrics.components(NetworkGraph.from_masks([np.array([[1, 0], [0, 1]], dtype=bool)]))
+    assert (two.num_components, two.largest) == (2, 2)
+
+
+@pytest.mark.parametrize("lonely_input", [False, True])
+def test_components_of_dense_random_layers_match_the_full_adjacency(lonely_input):
+    # dense enough for the sampled spanning subgraph (not the pass over every edge); a lone
+    # input whose only edge the samples will likely miss sends that block to the full pass,
+    # and a block of isolated neurons plus a 2-neuron island keeps step (2) honest
+    rng = np.random.default_rng(3)
+    masks = [rng.random((300, 300)) < 0.2 for _ in range(3)]
+    masks[0][:, 299] = False
+    if lonely_input:
+        masks[0][5, 299] = True
+    masks[1][250:, :] = False
+    masks[2][:, 250:] = False
+    masks[1][260, 270] = masks[2][280, 260] = True
+    g = NetworkGraph.from_masks(masks)
+    expected = sp.csgraph.connected_components(g.to_scipy(), directed=False)
+    c = metrics.components(g)
+    assert c.num_components == expected[0]
+    assert sorted(np.bincount(expected[1]).tolist(), reverse=True) == c.sizes.tolist()
+    assert np.array_equal(c.labels, expected[1])  # both number by each component's smallest node
+
+
 @pytest.mark.parametrize("chunk_entries", [1, 37, 1 << 20])
 def test_four_cycles_preallocated_product_equals_scipy_product(monkeypatch, chunk_entries):
     """The half (upper block-triangle) product written into a preallocated buffer gives the

@@ -23,6 +23,12 @@ Which graph a metric uses is stated in its docstring; in short:
   edge carries the number of kept entries (``Block.edge_count``) and the L2 norm of the kept
   entries (``Block.edge_weight``). Degree, path, component, clustering and shortest-path metrics
   use this view.
+* **Conv2d** layers, *kernel-entry view* (``NetworkGraph.kernel_view()``, ``view="kernel"`` of
+  ``from_model`` / ``from_masks``, ``graphsparse stats --view kernel``): the same channel nodes,
+  but every kept kernel entry is an edge (parallel edges kept as ``Block.multiplicity``), so edge
+  counts and densities are those of the weights (a CNN masked at 90% has density 0.10) and
+  degrees and path counts count kernel entries; components, reachability, dead neurons,
+  4-cycles and shortest paths are the channel view's.
 * **Conv2d** layers, *unrolled view* (``Block.unrolled``): the ``(c_out, c_in/groups·k_h·k_w)``
   matrix of the mask, as used by the Ramanujan-graph analyses of pruned networks (Hoang et al.,
   ICLR 2023); only the spectral metrics use it.

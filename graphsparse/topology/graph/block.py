@@ -38,6 +38,10 @@ class Block:
             ``(c_out, c_in/groups·k_h·k_w)`` for a Conv2d, ``(out, C·H·W)`` for a Linear reading a
             flattened feature map; ``None`` where it equals ``mask``.
         weight_shape: shape of the original weight tensor, when the block comes from one.
+        multiplicity: optional ``(nnz,)`` int64 array of the *kernel-entry view*
+            (:meth:`kernel_view`): each stored edge stands for this many parallel edges (the kept
+            kernel entries of a Conv2d channel pair), so edge counts, degrees, densities and path
+            counts count weight entries; ``None`` in the channel view (every edge counts once).
     """
 
     name: str
@@ -50,6 +54,7 @@ class Block:
     edge_count: np.ndarray | None = None
     unrolled: sp.csr_array | None = None
     weight_shape: tuple[int, ...] | None = None
+    multiplicity: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -63,7 +68,7 @@ class Block:
             )
         if self.possible < 0:
             object.__setattr__(self, "possible", int(self.mask.shape[0]) * int(self.mask.shape[1]))
-        for attr in ("edge_weight", "edge_count"):
+        for attr in ("edge_weight", "edge_count", "multiplicity"):
             arr = getattr(self, attr)
             if arr is not None and arr.shape != (self.mask.nnz,):
                 raise ValueError(
@@ -77,8 +82,38 @@ class Block:
 
     @property
     def nnz(self) -> int:
-        """Number of edges of this block."""
+        """Number of stored (distinct) edges of this block."""
         return int(self.mask.nnz)
+
+    @property
+    def num_edges(self) -> int:
+        """Number of edges, parallel edges of the kernel-entry view included (``nnz`` in the
+        channel view)."""
+        return self.nnz if self.multiplicity is None else int(self.multiplicity.sum())
+
+    def kernel_view(self) -> Block:
+        """This block in the kernel-entry view: every kept weight entry an edge between the same
+        two neurons (a Conv2d channel pair keeps one parallel edge per kept kernel entry, a Linear
+        reading a flattened map one per kept weight of the channel), so ``num_edges / possible``
+        is the weight density. Blocks without ``edge_count`` (Linear layers, masks) are returned
+        unchanged: there every edge is one weight already.
+
+        Example::
+
+            >>> import torch
+            >>> from graphsparse.topology import NetworkGraph
+            >>> w = torch.zeros(2, 2, 3, 3); w[0, 0, 1, 1] = 1.0
+            >>> b = NetworkGraph.from_masks([w]).blocks[0]
+            >>> b.num_edges / b.possible, b.kernel_view().num_edges / b.kernel_view().possible
+            (0.25, 0.027777777777777776)
+        """
+        if self.edge_count is None or self.multiplicity is not None:
+            return self
+        return Block(self.name, self.src, self.dst, self.mask, kind=self.kind,
+                     possible=int(np.prod(self.weight_shape)), edge_weight=self.edge_weight,
+                     edge_count=self.edge_count, unrolled=self.unrolled,
+                     weight_shape=self.weight_shape,
+                     multiplicity=self.edge_count.astype(np.int64))
 
     @property
     def is_weight(self) -> bool:
@@ -91,24 +126,32 @@ class Block:
         return self.mask if self.unrolled is None else self.unrolled
 
     def structure(self, dtype: Any = np.float64) -> sp.csr_array:
-        """The mask with all stored entries equal to 1 in ``dtype`` (cached; shares the index
-        arrays with ``mask``). ``structure() @ x`` sums ``x`` over each output neuron's inputs."""
+        """The mask with every stored entry equal to its edge count in ``dtype``: 1, or the
+        multiplicity in the kernel-entry view (cached; shares the index arrays with ``mask``).
+        ``structure() @ x`` sums ``x`` over each output neuron's incoming edges."""
         key = np.dtype(dtype).str
         if key not in self._cache:
             m = self.mask
-            out = sp.csr_array((np.ones(m.nnz, dtype=dtype), m.indices, m.indptr), shape=m.shape, copy=False)
+            data = np.ones(m.nnz, dtype=dtype) if self.multiplicity is None else self.multiplicity.astype(dtype)
+            out = sp.csr_array((data, m.indices, m.indptr), shape=m.shape, copy=False)
             out.has_sorted_indices = True
             out.has_canonical_format = True
             self._cache[key] = out
         return self._cache[key]
 
     def in_degree(self) -> np.ndarray:
-        """Fan-in of each ``dst`` neuron within this block (row sums), shape ``(n_dst,)``, int64."""
-        return self._degrees("in_degree", lambda m: np.diff(m.indptr))
+        """Fan-in of each ``dst`` neuron within this block (row sums; parallel edges counted),
+        shape ``(n_dst,)``, int64."""
+        if self.multiplicity is None:
+            return self._degrees("in_degree", lambda m: np.diff(m.indptr))
+        return self._degrees("in_degree", lambda m: np.bincount(
+            self.rows(), weights=self.multiplicity, minlength=m.shape[0]))
 
     def out_degree(self) -> np.ndarray:
-        """Fan-out of each ``src`` neuron within this block (column sums), shape ``(n_src,)``, int64."""
-        return self._degrees("out_degree", lambda m: np.bincount(m.indices, minlength=m.shape[1]))
+        """Fan-out of each ``src`` neuron within this block (column sums; parallel edges
+        counted), shape ``(n_src,)``, int64."""
+        return self._degrees("out_degree", lambda m: np.bincount(
+            m.indices, weights=self.multiplicity, minlength=m.shape[1]))
 
     def _degrees(self, key: str, compute: Any) -> np.ndarray:
         """Degrees computed once (the block is immutable; the constructors fill the cache while

@@ -49,7 +49,11 @@ def parts_from_masks(masks: Sequence[Any] | Mapping[str, Any],
     sizes: list[int] = []
     for pos, (name, raw) in enumerate(items):
         label = arg.format(name if isinstance(masks, Mapping) else pos)
-        block = _block_from_array(raw, name=name, src=pos, label=label)
+        factor = _flattened_factor(raw, items[pos - 1][1], sizes[-1]) if pos else 1
+        if factor > 1:
+            block = _flattened_block_from_array(raw, name=name, src=pos, label=label, factor=factor)
+        else:
+            block = _block_from_array(raw, name=name, src=pos, label=label)
         n_out, n_in = block.shape
         if pos == 0:
             sizes.append(n_in)
@@ -183,6 +187,26 @@ def _block_from_array(raw: Any, *, name: str, src: int, label: str) -> Block:
     return block
 
 
+def _flattened_factor(raw: Any, previous: Any, channels: int) -> int:
+    """``H·W`` when the 2-D mask ``raw`` reads the flattened ``(C, H, W)`` output of the 4-D
+    (Conv2d) mask ``previous`` with ``C = channels`` (its width is a multiple of ``C`` above it),
+    else 1."""
+    if len(getattr(raw, "shape", ())) != 2 or len(getattr(previous, "shape", ())) != 4:
+        return 1
+    n_in = int(raw.shape[1])
+    return n_in // channels if n_in != channels and n_in % channels == 0 else 1
+
+
+def _flattened_block_from_array(raw: Any, *, name: str, src: int, label: str, factor: int) -> Block:
+    """Block of a 2-D mask or weight reading a flattened map (see :func:`_flattened_block`)."""
+    arr = _to_numpy(raw.toarray() if sp.issparse(raw) else raw, label)
+    if arr.dtype != bool and not np.isfinite(arr).all():
+        raise ValueError(f"{label} holds non-finite values (NaN or inf)")
+    t = torch.from_numpy(np.ascontiguousarray(arr))
+    weight = None if arr.dtype == bool else t
+    return _flattened_block(name, src, src + 1, t != 0, weight, factor=factor, kind="mask")
+
+
 def _csr_rows(m: sp.csr_array) -> np.ndarray:
     """Row index of every stored entry of a CSR array."""
     return np.repeat(np.arange(m.shape[0], dtype=m.indices.dtype), np.diff(m.indptr))
@@ -202,18 +226,25 @@ def _block_from_layer(layer: Any, mask: torch.Tensor, weight: torch.Tensor) -> B
             layer.name, layer.in_group, layer.out_group, csr, kind="linear", edge_weight=values,
             weight_shape=tuple(weight.shape),
         )
-    # a Linear reading a flattened (C, H, W) map: collapse the H·W columns of each channel
+    return _flattened_block(layer.name, layer.in_group, layer.out_group, mask, weight,
+                            factor=layer.in_factor, kind="linear")
+
+
+def _flattened_block(name: str, src: int, dst: int, mask: torch.Tensor, weight: torch.Tensor | None,
+                     *, factor: int, kind: str) -> Block:
+    """Block of a Linear reading a flattened ``(C, H, W)`` map (``factor = H·W``): the ``factor``
+    columns of each channel collapse onto one edge (present when any is kept), which records
+    their kept count and the L2 norm of their kept weights."""
     n_out, n_in = mask.shape
-    f = layer.in_factor
-    m3 = mask.reshape(n_out, n_in // f, f)
+    m3 = mask.reshape(n_out, n_in // factor, factor)
     count = m3.sum(-1)
-    present = count > 0
-    norm = ((weight.reshape(n_out, n_in // f, f) ** 2) * m3).sum(-1).sqrt()
-    p = present.numpy()
+    present = (count > 0).numpy()
+    norm = None if weight is None else \
+        ((weight.to(torch.float64).reshape(n_out, n_in // factor, factor) ** 2) * m3).sum(-1).sqrt().numpy()[present]
     return Block(
-        layer.name, layer.in_group, layer.out_group, csr_from_dense(p), kind="linear",
-        edge_weight=norm.numpy()[p], edge_count=count.numpy()[p].astype(np.int64),
-        unrolled=csr_from_dense(mask.numpy()), weight_shape=tuple(weight.shape),
+        name, src, dst, csr_from_dense(present), kind=kind, edge_weight=norm,
+        edge_count=count.numpy()[present].astype(np.int64),
+        unrolled=csr_from_dense(mask.numpy()), weight_shape=tuple(mask.shape),
     )
 
 

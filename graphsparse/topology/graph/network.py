@@ -10,11 +10,16 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from graphsparse.checks import check_choice
+
 from . import export
 from .block import Block
 from .build import GraphParts, parts_from_dag, parts_from_masks, parts_from_model
 
-__all__ = ["NetworkGraph"]
+__all__ = ["NetworkGraph", "VIEWS"]
+
+#: The two views of a Conv2d layer (see :mod:`graphsparse.topology.graph`).
+VIEWS = ("channel", "kernel")
 
 
 class NetworkGraph:
@@ -27,6 +32,9 @@ class NetworkGraph:
         level_names: optional name of each level (default ``"input"``, then ``"level<l>"``).
         node_labels: optional original node labels (length ``num_nodes``), e.g. the networkx
             node ids of :meth:`from_dag`.
+        view: ``"channel"`` (default: a Conv2d channel pair is one edge) or ``"kernel"`` (the
+            kernel-entry view: every kept kernel entry an edge; see :meth:`kernel_view`). The
+            blocks must match it (``Block.multiplicity`` set only in the kernel view).
 
     Build it with :meth:`from_model`, :meth:`from_masks` or :meth:`from_dag`; export with
     :meth:`to_scipy`, :meth:`to_networkx`, :meth:`to_pyg`. The object is immutable; exports and the
@@ -40,7 +48,9 @@ class NetworkGraph:
         *,
         level_names: Sequence[str] | None = None,
         node_labels: Sequence[Any] | None = None,
+        view: str = "channel",
     ) -> None:
+        check_choice(view, "view", VIEWS)
         sizes = tuple(int(s) for s in sizes)
         if len(sizes) < 2:
             raise ValueError(f"sizes must list at least 2 levels (inputs and outputs), got {sizes}")
@@ -57,6 +67,12 @@ class NetworkGraph:
                 raise ValueError(
                     f"blocks: block {b.name!r} joins levels src={b.src} -> dst={b.dst}; "
                     f"need 0 <= src < dst < {len(sizes)}"
+                )
+            if (b.multiplicity is not None) != (view == "kernel" and b.edge_count is not None):
+                raise ValueError(
+                    f"blocks: block {b.name!r} does not match view={view!r}: parallel edges "
+                    "(Block.multiplicity) belong to the kernel view's blocks with edge_count; "
+                    "build the kernel view with NetworkGraph.kernel_view()"
                 )
             if b.shape != (sizes[b.dst], sizes[b.src]):
                 raise ValueError(
@@ -81,6 +97,7 @@ class NetworkGraph:
         self._offsets = offsets
         self._offsets.setflags(write=False)
         self._node_labels = node_labels
+        self._view = view
         self._cache: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ properties
@@ -98,6 +115,37 @@ class NetworkGraph:
     def weight_blocks(self) -> tuple[Block, ...]:
         """The blocks that hold weights (every block except identity residuals)."""
         return tuple(b for b in self._blocks if b.is_weight)
+
+    @property
+    def view(self) -> str:
+        """``"channel"`` or ``"kernel"``: how a Conv2d layer's weights become edges (module doc)."""
+        return self._view
+
+    def kernel_view(self) -> NetworkGraph:
+        """The same network in the kernel-entry view: every kept kernel entry of a Conv2d (and
+        every kept weight of a Linear reading a flattened map) is an edge between its two
+        channels, parallel edges kept (``Block.multiplicity``), so edge counts and densities
+        are those of the weights; degrees and path counts count parallel edges; components,
+        reachability and dead neurons are those of the channel view, and the 4-cycle and
+        shortest-path metrics use the channel pattern; the exports keep one entry per channel
+        pair (its ``edge_count`` says how many kernel entries it stands for). Graphs without such
+        layers are unchanged.
+
+        Example::
+
+            >>> conv = torch.nn.Conv2d(2, 2, 3, bias=False)
+            >>> with torch.no_grad():
+            ...     _ = conv.weight.zero_(); conv.weight[0, 0, 1, 1] = 1.0
+            >>> g = NetworkGraph.from_model(torch.nn.Sequential(conv))
+            >>> from graphsparse.topology.metrics import density
+            >>> density(g), density(g.kernel_view())  # 1 of 4 channel pairs, 1 of 36 entries
+            (0.25, 0.027777777777777776)
+        """
+        if self._view == "kernel":
+            return self
+        return NetworkGraph(self._sizes, [b.kernel_view() for b in self._blocks],
+                            level_names=self._level_names, node_labels=self._node_labels,
+                            view="kernel")
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -137,11 +185,12 @@ class NetworkGraph:
         return tuple(b for b in self._blocks if b.dst == level)
 
     def __repr__(self) -> str:
-        n_edges = sum(b.nnz for b in self.weight_blocks)
+        n_edges = sum(b.num_edges for b in self.weight_blocks)
         skips = sum(1 for b in self._blocks if b.dst > b.src + 1)
+        view = "" if self._view == "channel" else f", view={self._view!r}"
         return (
             f"NetworkGraph(sizes={self._sizes}, blocks={len(self._blocks)}, skip_blocks={skips}, "
-            f"edges={n_edges})"
+            f"edges={n_edges}{view})"
         )
 
     # ------------------------------------------------------------------ constructors
@@ -151,6 +200,7 @@ class NetworkGraph:
         masks: Sequence[Any] | Mapping[str, Any],
         *,
         level_names: Sequence[str] | None = None,
+        view: str = "channel",
     ) -> NetworkGraph:
         """Build a chain ``input -> level 1 -> ... -> output`` from consecutive layer masks.
 
@@ -163,6 +213,7 @@ class NetworkGraph:
                 many inputs as ``masks[i-1]`` has outputs.
             level_names: optional names of the ``len(masks) + 1`` levels; default ``"input"`` then
                 the mask names (dict keys, or ``"0"``, ``"1"``, ... for a list).
+            view: ``"channel"`` or ``"kernel"`` (:meth:`kernel_view`) for 4-D masks.
 
         Example::
 
@@ -170,10 +221,12 @@ class NetworkGraph:
             >>> g.sizes, g.level_names
             ((3, 4, 2), ('input', 'fc1', 'fc2'))
         """
-        return cls._from_parts(parts_from_masks(masks, level_names))
+        check_choice(view, "view", VIEWS)
+        return cls._from_parts(parts_from_masks(masks, level_names), view)
 
     @classmethod
-    def from_model(cls, model: nn.Module, example_input: torch.Tensor | None = None) -> NetworkGraph:
+    def from_model(cls, model: nn.Module, example_input: torch.Tensor | None = None, *,
+                   view: str = "channel") -> NetworkGraph:
         """Build the graph of a model's Linear / Conv2d layers in forward order.
 
         The layers and how they connect come from :func:`graphsparse.topology.trace.trace_model`
@@ -190,6 +243,8 @@ class NetworkGraph:
         Args:
             model: the network; must contain at least one ``nn.Linear`` or ``nn.Conv2d``.
             example_input: one input batch; only needed when torch.fx cannot trace ``model``.
+            view: ``"channel"`` (a Conv2d channel pair is one edge) or ``"kernel"`` (every kept
+                kernel entry an edge, :meth:`kernel_view`).
 
         Example::
 
@@ -197,7 +252,8 @@ class NetworkGraph:
             >>> NetworkGraph.from_model(net).sizes
             (4, 3, 2)
         """
-        return cls._from_parts(parts_from_model(model, example_input))
+        check_choice(view, "view", VIEWS)
+        return cls._from_parts(parts_from_model(model, example_input), view)
 
     @classmethod
     def from_dag(cls, dag: Any, *, weight: str = "weight") -> NetworkGraph:
@@ -225,9 +281,10 @@ class NetworkGraph:
         return cls._from_parts(parts_from_dag(dag, weight))
 
     @classmethod
-    def _from_parts(cls, parts: GraphParts) -> NetworkGraph:
-        return cls(parts.sizes, parts.blocks, level_names=parts.level_names,
-                   node_labels=parts.node_labels)
+    def _from_parts(cls, parts: GraphParts, view: str = "channel") -> NetworkGraph:
+        graph = cls(parts.sizes, parts.blocks, level_names=parts.level_names,
+                    node_labels=parts.node_labels)
+        return graph.kernel_view() if view == "kernel" else graph
 
     # ------------------------------------------------------------------ exports
     def to_scipy(self, *, weighted: bool = False, transpose: bool = False) -> sp.csr_array:

@@ -44,7 +44,8 @@ def num_nodes(graph: NetworkGraph) -> int:
 
 
 def num_edges(graph: NetworkGraph) -> int:
-    """Number of edges of the weight blocks (kept weights; kept channel pairs for Conv2d).
+    """Number of edges of the weight blocks: kept weights; for Conv2d kept channel pairs in the
+    channel view, kept kernel entries in the kernel-entry view (``NetworkGraph.view``).
     Identity residual edges are not weights and are not counted.
 
     Example::
@@ -53,12 +54,13 @@ def num_edges(graph: NetworkGraph) -> int:
         3
     """
     check_graph(graph)
-    return sum(b.nnz for b in graph.weight_blocks)
+    return sum(b.num_edges for b in graph.weight_blocks)
 
 
 def num_possible_edges(graph: NetworkGraph) -> int:
     """Σ out·in over the weight blocks: the number of possible edges (``Block.possible``; for a
-    grouped Conv2d ``c_out·c_in/groups``).
+    grouped Conv2d ``c_out·c_in/groups`` in the channel view, ``c_out·c_in/groups·k_h·k_w`` in
+    the kernel-entry view).
 
     Example::
 
@@ -191,9 +193,9 @@ def layer_stats(graph: NetworkGraph) -> list[LayerStats]:
                 dst=b.dst,
                 shape=b.shape,
                 weight_shape=b.weight_shape,
-                num_edges=b.nnz,
+                num_edges=b.num_edges,
                 possible=b.possible,
-                density=b.nnz / b.possible,
+                density=b.num_edges / b.possible,
                 in_degree=Stats.of(din),
                 out_degree=Stats.of(dout),
                 in_degree_hist=degree_histogram(din).tolist(),

@@ -145,7 +145,7 @@ def effective_sparsity(graph: NetworkGraph, reach: Reachability | None = None) -
         f = reach.from_input[offsets[b.src] : offsets[b.src + 1]].astype(np.float64)
         t = reach.to_output[offsets[b.dst] : offsets[b.dst + 1]].astype(np.float64)
         eff = int(round(float(t @ (b.structure() @ f))))
-        per_layer.append(BlockEffective(b.name, b.nnz, eff, b.possible, eff / b.possible))
+        per_layer.append(BlockEffective(b.name, b.num_edges, eff, b.possible, eff / b.possible))
     possible = sum(p.possible for p in per_layer)
     eff_total = sum(p.effective_edges for p in per_layer)
     n_edges = sum(p.num_edges for p in per_layer)

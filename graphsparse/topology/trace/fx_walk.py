@@ -21,6 +21,8 @@ from .supported import (
     META_FUNCTIONS,
     META_METHODS,
     NORM_LAYERS,
+    POOL_REDUCE_FUNCTIONS,
+    POOL_REDUCE_METHODS,
     SUPPORTED_FUNCTIONS,
     SUPPORTED_MODULES,
     WEIGHT_LAYERS,
@@ -191,10 +193,12 @@ class FxWalker:
             return self._flatten(value)
         if target in binary:
             return self._binary(node, args, values)
+        if target in (POOL_REDUCE_METHODS if node.op == "call_method" else POOL_REDUCE_FUNCTIONS) and len(args) == 1:
+            return _global_pool(node, op_name, value)
         raise UnsupportedLayerError(
             f"operation {op_name!r} (fx node {node.name!r}) is not supported; supported functions: "
             f"{', '.join(SUPPORTED_FUNCTIONS)}; methods: "
-            f"{', '.join(sorted(ELEMENTWISE_METHODS | FLATTEN_METHODS | BINARY_METHODS | META_METHODS))}"
+            f"{', '.join(sorted(ELEMENTWISE_METHODS | FLATTEN_METHODS | BINARY_METHODS | META_METHODS | POOL_REDUCE_METHODS))}"
         )
 
     def _binary(self, node: fx.Node, args: list[fx.Node], values: dict) -> _Value:
@@ -282,6 +286,23 @@ class FxWalker:
             for src in sorted({layers[i].in_group for i in writers}):
                 skips.append(SkipConnection(op, src, number[self._find(out)], "merged", names))
         return TracedModel(layers, tuple(groups), tuple(skips), tuple(norms), "fx")
+
+
+def _global_pool(node: fx.Node, op_name: str, value: _Value) -> _Value:
+    """``x.mean((2, 3))`` and the like: global pooling of a ``(N, C, H, W)`` map over its spatial
+    dims keeps the ``C`` channels (flat, or still a map with ``keepdim=True``); a reduction over
+    any other dim mixes neurons and is not supported."""
+    dims = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    keepdim = node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False)
+    dims = (dims,) if isinstance(dims, int) else dims
+    spatial = value.layout == "channels" and dims is not None and \
+        all(isinstance(d, int) for d in dims) and sorted(d % 4 for d in dims) == [2, 3]
+    if not spatial:
+        raise UnsupportedLayerError(
+            f"operation {op_name!r} (fx node {node.name!r}) over dims {dims!r} is not supported: only "
+            "global pooling of a (N, C, H, W) feature map over its spatial dims (2, 3) is"
+        )
+    return _Value(value.group, "channels" if keepdim else "flat", value.producer)
 
 
 def _longest_path_depth(nodes: list[int], edges: list[tuple[int, int]]) -> dict[int, int]:

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["WEIGHT_LAYERS", "NORM_LAYERS", "SUPPORTED_MODULES", "SUPPORTED_FUNCTIONS", "class_names"]
+__all__ = ["WEIGHT_LAYERS", "NORM_LAYERS", "SUPPORTED_MODULES", "SUPPORTED_FUNCTIONS", "POOL_REDUCE_FUNCTIONS",
+           "POOL_REDUCE_METHODS", "class_names"]
 
 #: Layers that carry a weight matrix and become blocks of the network graph.
 WEIGHT_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv2d)
@@ -40,9 +41,14 @@ BINARY_FUNCTIONS = {
     operator.imul, torch.mul, operator.truediv, operator.itruediv, torch.div,
 }
 META_FUNCTIONS = {builtins.getattr, len}
+#: Reductions that are global pooling when taken over the spatial dims of a (N, C, H, W) map:
+#: ``x.mean((2, 3))``, ``torch.amax(x, dim=(-2, -1))``, ...
+POOL_REDUCE_FUNCTIONS = {torch.mean, torch.amax, torch.sum}
+POOL_REDUCE_METHODS = {"mean", "amax", "sum"}
 #: Every function the tracer accepts in ``forward`` (element-wise, flatten, residual arithmetic).
 SUPPORTED_FUNCTIONS = tuple(
-    sorted({getattr(f, "__name__", repr(f)) for f in ELEMENTWISE_FUNCTIONS | FLATTEN_FUNCTIONS | BINARY_FUNCTIONS})
+    sorted({getattr(f, "__name__", repr(f))
+            for f in ELEMENTWISE_FUNCTIONS | FLATTEN_FUNCTIONS | BINARY_FUNCTIONS | POOL_REDUCE_FUNCTIONS})
 )
 ELEMENTWISE_METHODS = {
     "relu", "relu_", "sigmoid", "tanh", "contiguous", "clone", "float", "double", "detach", "abs",
