@@ -66,6 +66,9 @@ GLT_CONTEXT = {
     "glt_ugs_torchinit_cora": "UGS's initial weights: its GCN's `nn.Linear` layers draw "
                               "kaiming-uniform weights (bound 1/√fan_in: 0.026 and 0.044 here) where PyG's "
                               "`GCNConv` draws glorot (0.056 and 0.108) (`weight_init = torch`).",
+    "glt_ugs_noisetorch_cora": "The two UGS code details that each closed part of the gap, "
+                               "together: `ugs.init_noise = 1e-5` and `weight_init = torch` "
+                               "(tied directions, row-normalised features).",
     "glt_teddy_paper_cora": "Preset `teddy-paper` for every arm (TEDDY's defaults and README "
                             "λ = 10, row-normalised features as its `load_data`, weight scope "
                             "all for every arm); FastGLT and AdaGLT on the same grid with their "
@@ -256,7 +259,9 @@ UGS_SWEEPS = (("glt_ugs_rawfeatures_cora", "as loaded (0/1 bag of words)"),
               ("glt_ugs_noise_cora", "row-normalised; UGS's `all_one` mask-init noise "
                                      "(spread 2·10⁻⁵)"),
               ("glt_ugs_torchinit_cora", "row-normalised; UGS's initial weights "
-                                         "(`nn.Linear` default)"))
+                                         "(`nn.Linear` default)"),
+              ("glt_ugs_noisetorch_cora", "row-normalised; mask-init noise and `nn.Linear` "
+                                          "initial weights together"))
 
 
 def _ugs_point(rows: list[dict], level: int | None) -> tuple[float, float, int] | None:

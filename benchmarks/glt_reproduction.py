@@ -45,6 +45,9 @@ Issue 14 (fidelity; each its own folder, one weight scope per table):
     ``ugs-torch-init``: UGS's initial weights (its GCN's ``nn.Linear`` layers: kaiming-uniform,
     bound 1/√fan_in, about half PyG's glorot bound here; ``weight_init = torch``) ->
     ``glt_ugs_torchinit_cora``; both levels 4 and 9, seeds 0–2.
+11d. ``ugs-noise-torch-init``: the two details that each closed part of the gap, together (mask
+    noise and ``nn.Linear`` initial weights, tied directions) -> ``glt_ugs_noisetorch_cora``;
+    levels 4 and 9, seeds 0–2.
 12. ``teddy-paper``: TEDDY with ``--preset teddy-paper`` (λ = 10, p_g 0.05, p_θ 0.1, scope
     all, row-normalised features), Cora GCN, levels 5/10/15/20, seeds 0–4 ->
     ``glt_teddy_paper_cora``.
@@ -132,6 +135,10 @@ STEPS = [
     ("ugs-torch-init", "glt_ugs_torchinit_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
                   seeds=[0, 1, 2], model_options={"weight_init": "torch"})),
+    ("ugs-noise-torch-init", "glt_ugs_noisetorch_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
+                  seeds=[0, 1, 2], method_options={"ugs": {"init_noise": 1e-5}},
+                  model_options={"weight_init": "torch"})),
     ("teddy-paper", "glt_teddy_paper_cora",
      apply_preset("teddy-paper", dataset="cora", model="gcn", methods=["teddy"],
                   levels=[5, 10, 15, 20], seeds=[0, 1, 2, 3, 4])),

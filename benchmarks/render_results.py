@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from _glt_results import glt_section, ugs_figure_check
+from _pipeline_results import is_pipeline_folder, pipeline_section
 from _predict_results import predict_section
 from graphsparse.fileio import atomic_write
 
@@ -362,7 +363,7 @@ def render() -> str:
                     "Sweep with the reference gradient started; no run finished yet (earlier "
                     "sweeps below).", ""]
     for folder in sorted(p for p in RESULTS.glob("metaprune_*") if p.is_dir()):
-        out += _metaprune_section(folder)
+        out += pipeline_section(folder) if is_pipeline_folder(folder) else _metaprune_section(folder)
     for folder in sorted(p for p in RESULTS.glob("glt_*") if p.is_dir()):
         if (folder / "results.jsonl").exists():
             out += glt_section(folder)

@@ -225,7 +225,61 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto", help=_DEVICE_HELP)
     pr.add_argument("--no-progress", action="store_true")
     pr.set_defaults(func=_metaprune_prune)
+    _add_pipeline_command(meta_sub)
     return parser
+
+
+def _add_pipeline_command(meta_sub) -> None:
+    pl = meta_sub.add_parser("pipeline", help="the paper's whole pipeline for one seed: meta-training "
+                                              "with checkpoints chosen on validation, fine-tuning "
+                                              "after the metanetwork, progressive pruning to MAC "
+                                              "speed-ups, fine-tuning (resumable)")
+    pl.add_argument("--zoo", required=True, help="zoo folder written by `metaprune zoo`")
+    pl.add_argument("--out", required=True, help="results folder")
+    pl.add_argument("--seed", type=int, default=0, help="pipeline seed (split, order, fine-tuning)")
+    pl.add_argument("--speedups", type=_floats, default=[2.0, 4.0, 8.0], help="MAC speed-ups > 1")
+    pl.add_argument("--arms", type=_names, default=["group_norm", "metanet+group_norm",
+                                                    "magnitude", "metanet+magnitude"])
+    pl.add_argument("--held-out", type=int, default=8)
+    pl.add_argument("--val-members", type=int, default=4,
+                    help="networks kept out of meta-training to choose its checkpoint")
+    pl.add_argument("--after-metanet-epochs", type=int, default=5,
+                    help="fine-tuning before pruning (after the metanetwork, or extra in the "
+                         "baseline arms)")
+    pl.add_argument("--after-prune-epochs", type=int, default=5)
+    pl.add_argument("--initial-speedup", type=float, default=None,
+                    help="initial progressive pruning of every data model (the paper: 1.32)")
+    pl.add_argument("--initial-epochs", type=int, default=0)
+    pl.add_argument("--meta-steps", type=int, default=2000)
+    pl.add_argument("--meta-minutes", type=float, default=20.0)
+    pl.add_argument("--select-every", type=int, default=250)
+    pl.add_argument("--select-speedup", type=float, default=4.0)
+    pl.add_argument("--reg", type=float, default=1e-2, help="group-sparsity weight")
+    pl.add_argument("--weight-update", default="multiplicative", choices=["additive", "multiplicative"])
+    pl.add_argument("--no-progress", action="store_true")
+    pl.set_defaults(func=_metaprune_pipeline)
+
+
+def _metaprune_pipeline(args: argparse.Namespace) -> int:
+    from graphsparse.metaprune.pipeline import PipelineConfig, run_pipeline
+    from graphsparse.metaprune.zoo import load_zoo
+
+    try:
+        config = PipelineConfig(
+            speedups=tuple(args.speedups), arms=tuple(args.arms), held_out=args.held_out,
+            val_members=args.val_members, after_metanet_epochs=args.after_metanet_epochs,
+            after_prune_epochs=args.after_prune_epochs, initial_speedup=args.initial_speedup,
+            initial_epochs=args.initial_epochs, meta_steps=args.meta_steps,
+            meta_minutes=args.meta_minutes, select_every=args.select_every,
+            select_speedup=args.select_speedup, reg=args.reg,
+            metanet={"num_layers": 4, "hidden": 32, "scale": 0.1, "weight_update": args.weight_update})
+        rows = run_pipeline(load_zoo(args.zoo), args.out, seed=args.seed, config=config,
+                            progress=not args.no_progress)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise SystemExit(f"graphsparse metaprune pipeline: {e}")
+    print(f"{len(rows)} rows (seed {args.seed}) in {args.out}/results.jsonl; settings "
+          f"{config.digest()}")
+    return 0
 
 
 def _metaprune_zoo(args: argparse.Namespace) -> int:

@@ -12,6 +12,10 @@
 * :func:`prune_structured`, :func:`prune_unstructured`, :func:`fine_tune` (``prune.py``) —
   group-norm channel removal (torch-pruning) and magnitude masks.
 * :func:`compare_pruning` (``compare.py``) — the resumable with/without-metanetwork comparison.
+* :func:`prune_to_speedup` (``progressive.py``) — the paper's progressive group-norm pruner to a
+  MAC speed-up.
+* :func:`run_pipeline`, :class:`PipelineConfig` (``pipeline.py``) — the paper's whole pipeline per
+  seed: checkpoint chosen on validation, fine-tuning after the metanetwork, equal budgets.
 """
 
 from graphsparse.metaprune.convert import from_graph, graph_to_state_dict, to_graph
@@ -32,6 +36,13 @@ from graphsparse.metaprune.prune import (
     group_norms,
     prune_structured,
     prune_unstructured,
+)
+from graphsparse.metaprune.progressive import prune_to_speedup
+from graphsparse.metaprune.pipeline import (
+    PipelineConfig,
+    check_equal_budgets,
+    magnitude_to_speedup,
+    run_pipeline,
 )
 from graphsparse.metaprune.train import (
     MetaTask,
@@ -88,4 +99,9 @@ __all__ = [
     "compare_pruning",
     "summary_table",
     "tasks_of",
+    "prune_to_speedup",
+    "magnitude_to_speedup",
+    "PipelineConfig",
+    "run_pipeline",
+    "check_equal_budgets",
 ]

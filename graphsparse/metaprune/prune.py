@@ -109,14 +109,24 @@ def _groups(model: nn.Module, example_input: torch.Tensor, ignored: Sequence[nn.
             ) -> dict[str, tp.dependency.Group]:
     """``{layer name: full out-channel pruning group}`` of every prunable layer of ``model``
     (head and ``ignored`` excluded), in ``named_modules()`` order, from torch-pruning's
-    dependency graph traced on the first input row."""
+    dependency graph traced on the first input row.
+
+    Layers whose output channels are tied together (by an identity shortcut: a residual stage's
+    stem/transition conv and each block's last conv) share one group, ranked once under the
+    first of them; if any tied layer is ignored or is the head, the whole set is kept."""
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input[:1])
     skip = {id(m) for m in ignored} | {id(_head(model))}
-    out = {}
+    out, covered = {}, set()
     for name, module in model.named_modules():
-        if isinstance(module, _PRUNABLE) and id(module) not in skip:
-            n = module.out_features if isinstance(module, nn.Linear) else module.out_channels
-            out[name] = graph.get_pruning_group(module, _out_prune_fn(module), list(range(n)))
+        if not isinstance(module, _PRUNABLE) or id(module) in skip or id(module) in covered:
+            continue
+        n = module.out_features if isinstance(module, nn.Linear) else module.out_channels
+        group = graph.get_pruning_group(module, _out_prune_fn(module), list(range(n)))
+        tied = {id(dep.target.module) for dep, _ in group
+                if dep.handler in (tp.prune_linear_out_channels, tp.prune_conv_out_channels)}
+        covered |= tied
+        if not tied & skip:
+            out[name] = group
     return out
 
 

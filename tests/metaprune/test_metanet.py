@@ -28,16 +28,6 @@ from graphsparse.metaprune import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny graphs: one intra-op thread avoids thread contention on a loaded machine
-    (the suite's conftest fixes 2 threads for determinism checks; none here depend on it)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ---------------------------------------------------------------------------------- networks
 def _mlp() -> nn.Module:
     torch.manual_seed(0)

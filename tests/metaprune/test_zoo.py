@@ -26,15 +26,6 @@ from graphsparse.metaprune.zoo import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny networks: one intra-op thread avoids contention on a loaded machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 TINY = [
     ZooSpec("t-mlp", "mlp", "digits", (16,), 0, seed=0, epochs=1, lr=0.01),
     ZooSpec("t-cnn", "cnn", "digits", (2, 4), 8, seed=1, epochs=1, lr=0.01),
