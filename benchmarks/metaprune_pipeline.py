@@ -8,6 +8,10 @@ in four arms (group norm, metanetwork + group norm, magnitude, metanetwork + mag
 speed-ups 2×, 4×, 8×, with 5 fine-tuning epochs before pruning (after the metanetwork, or extra
 in the baseline arms) and 5 after: equal budgets in every arm.
 
+Ablations (each a separate settings digest in the same results file, rendered as its own
+table): ``--after-metanet-epochs 0`` (no fine-tuning after the metanetwork), ``--weight-update
+additive`` (the paper's update), ``--reg`` (regulariser strength).
+
 Resumable at every step (zoo members, meta-training checkpoints and their validation scores, the
 fine-tuned networks before pruning, one row per network × arm × speed-up). Rows go to
 ``benchmarks/results/metaprune_pipeline/results.jsonl``; ``benchmarks/render_results.py`` turns
@@ -41,6 +45,14 @@ def main() -> None:
     parser.add_argument("--initial-speedup", type=float, default=None,
                         help="initial pruning of the data models (the paper: 1.32 for ResNet-56)")
     parser.add_argument("--initial-epochs", type=int, default=0)
+    parser.add_argument("--after-metanet-epochs", type=int, default=5,
+                        help="ablation: 0 = no fine-tuning after the metanetwork (the baseline "
+                             "arms then get no extra epochs either: budgets stay equal)")
+    parser.add_argument("--after-prune-epochs", type=int, default=5)
+    parser.add_argument("--weight-update", default="multiplicative",
+                        choices=["additive", "multiplicative"],
+                        help="ablation: the metanetwork's update (additive = the paper's form)")
+    parser.add_argument("--reg", type=float, default=1e-2, help="ablation: regulariser strength")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -51,7 +63,10 @@ def main() -> None:
     print(f"[{time.strftime('%H:%M:%S')}] zoo: {len(zoo)} networks "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
     config = PipelineConfig(speedups=(2.0, 4.0, 8.0), held_out=8, val_members=4,
-                            after_metanet_epochs=5, after_prune_epochs=5,
+                            after_metanet_epochs=args.after_metanet_epochs,
+                            after_prune_epochs=args.after_prune_epochs, reg=args.reg,
+                            metanet={"num_layers": 4, "hidden": 32, "scale": 0.1,
+                                     "weight_update": args.weight_update},
                             initial_speedup=args.initial_speedup, initial_epochs=args.initial_epochs,
                             meta_steps=args.meta_steps, meta_minutes=args.meta_minutes,
                             select_every=250, select_speedup=4.0)

@@ -32,9 +32,10 @@ topology.md §4.5–4.6) at CPU scale. For one pipeline seed:
    Every arm therefore fine-tunes the same number of epochs; each row records its epochs and
    :func:`check_equal_budgets` refuses rows where a network's arms differ.
 
-Resumable: meta-training checkpoints, the validation score of each checkpoint
-(``selection.jsonl``), the fine-tuned networks before pruning (``stage/``) and one result row per
-(network, arm, speed-up) (``results.jsonl``) are written as soon as they exist; a rerun skips them.
+Resumable: the meta-training state, the validation score of each checkpoint
+(``selection.jsonl``) and the best checkpoint so far (``selected/``), the fine-tuned networks
+before pruning (``stage/``) and one result row per (network, arm, speed-up) (``results.jsonl``)
+are written as soon as they exist; a rerun skips them.
 """
 
 from __future__ import annotations
@@ -258,7 +259,11 @@ def _selected_metanet(meta_part: list[ZooMember], val_part: list[ZooMember],
                       models: dict[str, nn.Module], config: PipelineConfig, seed: int,
                       folder: Path, say) -> tuple[MetaNetwork, int]:
     """Meta-train in chunks of ``select_every`` steps, score each checkpoint on validation,
-    return the best-scoring one (earliest on ties) and its step."""
+    return the best-scoring one (earliest on ties) and its step.
+
+    Only the best checkpoint so far is kept on disk (``selected/step<N>.pt``): it is written
+    before its score row, and older ones are removed after, so a kill at any point leaves the
+    best scored checkpoint and the training state (``metanet.train``) to resume from."""
     tasks = [MetaTask(m.spec.name, models[m.spec.name], zoo_data(m.spec.dataset, arch=m.spec.arch))
              for m in meta_part]
     scores = {r["step"]: r for r in read_jsonl(folder / "selection.jsonl")}
@@ -266,8 +271,7 @@ def _selected_metanet(meta_part: list[ZooMember], val_part: list[ZooMember],
     metanet = MetaNetwork(**config.metanet)
     train_file, spent = folder / "metanet.train", 0.0
     for step in range(config.select_every, config.meta_steps + 1, config.select_every):
-        path = folder / "checkpoints" / f"step{step}.pt"
-        if step in scores and path.exists():
+        if step in scores:
             spent = scores[step]["meta_seconds"]
             continue
         if spent > 60 * config.meta_minutes:
@@ -277,18 +281,38 @@ def _selected_metanet(meta_part: list[ZooMember], val_part: list[ZooMember],
                              checkpoint=train_file, checkpoint_every=config.select_every,
                              progress=False)
         spent = sum(h["seconds"] for h in history)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_metanet(path, metanet, step=step, seed=seed)
         row = {"step": step, "val_acc": _validation_score(metanet, val_part, models, config, seed),
                "meta_seconds": spent, "loss_last": history[-1]["loss"]}
+        if row["val_acc"] > max((r["val_acc"] for r in scores.values()), default=-1.0):
+            _selected_path(folder, step).parent.mkdir(parents=True, exist_ok=True)
+            save_metanet(_selected_path(folder, step), metanet, step=step, seed=seed)
         append_jsonl(folder / "selection.jsonl", row)
         scores[step] = row
+        _drop_unselected(folder, _best_step(scores))
         say(f"seed {seed}: meta step {step}, validation score {row['val_acc']:.4f} "
             f"({spent / 60:.1f} min of meta-training)", flush=True)
     if not scores:
         raise ValueError("no metanetwork checkpoint: meta_steps < select_every?")
-    best = max(sorted(scores), key=lambda s: scores[s]["val_acc"])
-    return load_metanet(folder / "checkpoints" / f"step{best}.pt")[0].eval(), best
+    best = _best_step(scores)
+    path = _selected_path(folder, best)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the chosen checkpoint (step {best}) is missing; "
+                                f"delete {folder} to redo this seed's meta-training")
+    return load_metanet(path)[0].eval(), best
+
+
+def _best_step(scores: dict[int, dict]) -> int:
+    return max(sorted(scores), key=lambda s: scores[s]["val_acc"])
+
+
+def _selected_path(folder: Path, step: int) -> Path:
+    return folder / "selected" / f"step{step}.pt"
+
+
+def _drop_unselected(folder: Path, best: int) -> None:
+    for path in (folder / "selected").glob("step*.pt"):
+        if path.name != f"step{best}.pt":
+            path.unlink()
 
 
 def _validation_score(metanet: MetaNetwork, members: list[ZooMember], models: dict[str, nn.Module],

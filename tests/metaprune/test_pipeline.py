@@ -115,7 +115,10 @@ def test_pipeline_rows_have_equal_budgets_and_resume_without_retraining(tiny_zoo
     assert len(rows) == 2 * 4
     assert {r["epochs_total"] for r in rows} == {2}
     assert all(r["speedup_realised"] >= 2.0 for r in rows)
-    assert {r["metanet_step"] for r in rows if r["arm"].startswith("metanet")} <= {10, 20}
+    steps = {r["metanet_step"] for r in rows if r["arm"].startswith("metanet")}
+    assert len(steps) == 1 and steps <= {10, 20}
+    kept = list(tmp_path.glob("*/seed0/selected/*.pt"))        # only the chosen checkpoint
+    assert [p.name for p in kept] == [f"step{steps.pop()}.pt"]
 
     def refuse(*args, **kwargs):
         raise AssertionError("retrained something that was finished")
