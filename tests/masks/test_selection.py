@@ -12,6 +12,7 @@ from graphsparse.masks import (
     random_scores,
     topk_masks,
 )
+from graphsparse.masks import _kth
 from graphsparse.masks import selection as sel
 
 
@@ -159,8 +160,8 @@ def test_same_seed_identical_masks_different_seed_differs():
 
 @pytest.mark.parametrize("levels", [3, 50, None])
 def test_bracketing_path_is_exact(monkeypatch, levels):
-    monkeypatch.setattr(sel, "_DIRECT_SELECT", 500)
-    monkeypatch.setattr(sel, "_SAMPLE", 128)
+    monkeypatch.setattr(_kth, "_DIRECT_SELECT", 500)
+    monkeypatch.setattr(_kth, "_SAMPLE", 128)
     g = torch.Generator().manual_seed(1)
     scores = {f"t{i}": (torch.randint(0, levels, (1500,), generator=g).float() if levels
                         else torch.randn(1500, generator=g)) for i in range(3)}
@@ -228,8 +229,8 @@ def test_kept_count_rule():
 @pytest.mark.parametrize("levels", [2, 7, None])
 def test_located_kth_candidates_hold_every_tie_and_give_the_count_above(monkeypatch, levels):
     """The ties and the count above the k-th value come from the bracketed candidates only."""
-    monkeypatch.setattr(sel, "_DIRECT_SELECT", 300)
-    monkeypatch.setattr(sel, "_SAMPLE", 64)
+    monkeypatch.setattr(_kth, "_DIRECT_SELECT", 300)
+    monkeypatch.setattr(_kth, "_SAMPLE", 64)
     g = torch.Generator().manual_seed(5)
     chunks = [torch.randint(0, levels, (n,), generator=g).float() if levels else torch.randn(n, generator=g)
               for n in (700, 1, 0, 1200, 450)]
@@ -237,22 +238,22 @@ def test_located_kth_candidates_hold_every_tie_and_give_the_count_above(monkeypa
     flat = torch.cat(chunks)
     finite = int(torch.isfinite(flat).sum())
     for k in (1, 2, 17, finite // 2, finite - 1, finite):
-        value, cands, rank = sel._locate_kth(chunks, k)
+        value, cands, rank = _kth._locate_kth(chunks, k)
         assert value == flat.sort(descending=True).values[k - 1]
         assert all(int((c == value).sum()) == int((cd == value).sum()) for c, cd in zip(chunks, cands))
         assert k - rank == int((flat > value).sum()) - sum(int((cd > value).sum()) for cd in cands)
         order = sorted(range(flat.numel()), key=lambda i: (-flat[i].item(), i))[:k]
         expected = torch.zeros(flat.numel(), dtype=torch.bool)
         expected[order] = True
-        assert torch.equal(torch.cat(sel._select_largest(chunks, k)), expected)
+        assert torch.equal(torch.cat(_kth.select_largest(chunks, k)), expected)
 
 
 @pytest.mark.parametrize("binary", [True, False])
 def test_bracketing_terminates_with_two_levels_and_mostly_excluded_entries(monkeypatch, binary):
     """Regression: the bracket [lo, hi] used to keep every entry forever when the candidates held
     only two distinct values (0/1 scores, or -inf-excluded entries and one tied value)."""
-    monkeypatch.setattr(sel, "_DIRECT_SELECT", 200)
-    monkeypatch.setattr(sel, "_SAMPLE", 64)
+    monkeypatch.setattr(_kth, "_DIRECT_SELECT", 200)
+    monkeypatch.setattr(_kth, "_SAMPLE", 64)
     g = torch.Generator().manual_seed(2)
     scores = {"a": torch.randint(0, 2, (3000,), generator=g).float() if binary else torch.randn(3000, generator=g)}
     within = {"a": torch.rand(3000, generator=g) < 0.05}

@@ -14,6 +14,7 @@ from graphsparse.metaprune import MetaNetwork, apply_metanet, from_graph, to_gra
 from graphsparse.metaprune.prune import prune_structured
 from graphsparse.metaprune.train import MetaTask, meta_train
 from graphsparse.metaprune.resnet import BasicBlock, build_resnet
+from graphsparse.metaprune.specs import _MENU
 from graphsparse.metaprune.zoo import (
     ARCHS,
     DEFAULT_KINDS,
@@ -21,7 +22,6 @@ from graphsparse.metaprune.zoo import (
     Zoo,
     ZooMember,
     ZooSpec,
-    _MENU,
     build_network,
     default_specs,
     example_input,
