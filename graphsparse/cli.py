@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     zoo.add_argument("--root", required=True, help="zoo folder (one file per network)")
     zoo.add_argument("--size", type=int, default=36, help="number of networks (default 36)")
     zoo.add_argument("--seed", type=int, default=0, help="seed of the zoo's recipes")
+    zoo.add_argument("--kinds", type=_names, default=None,
+                     help="comma-separated ARCH:DATASET kinds to cycle, e.g. "
+                          "resnet:mnist5k,mlp:mnist5k (default: mlp and cnn on digits and mnist5k)")
     zoo.add_argument("--no-progress", action="store_true")
     zoo.set_defaults(func=_metaprune_zoo)
     mt = meta_sub.add_parser("train", help="meta-train a metanetwork on a zoo (resumable)")
@@ -286,7 +289,9 @@ def _metaprune_zoo(args: argparse.Namespace) -> int:
     from graphsparse.metaprune.zoo import default_specs, make_zoo
 
     try:
-        zoo = make_zoo(args.root, default_specs(args.size, args.seed), progress=not args.no_progress)
+        kinds = None if args.kinds is None else [tuple(k.split(":", 1)) for k in args.kinds]
+        zoo = make_zoo(args.root, default_specs(args.size, args.seed, kinds=kinds),
+                       progress=not args.no_progress)
     except ValueError as e:
         raise SystemExit(f"graphsparse metaprune zoo: {e}")
     for member in zoo:

@@ -185,3 +185,12 @@ def test_cli_pipeline_runs_and_names_bad_settings(tiny_zoo, tmp_path, capsys):
     assert "4 rows (seed 0)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="speedups"):
         main(args[:10] + ["--speedups", "0.5"])
+
+
+def test_cli_zoo_kinds_are_checked(tmp_path):
+    from graphsparse.cli import main
+
+    with pytest.raises(SystemExit, match="kinds must hold"):
+        main(["metaprune", "zoo", "--root", str(tmp_path / "z"), "--size", "2",
+              "--kinds", "resnet:mnist5k,transformer:mnist5k"])
+    assert not (tmp_path / "z").exists() or not any((tmp_path / "z").iterdir())
