@@ -80,8 +80,8 @@ def _paired(rows: list[dict]) -> tuple[list[str], dict[float, float]]:
     lines = ["Paired: metanet + group norm − group norm, test accuracy after fine-tuning (points; "
              "same network, seed and speed-up target; the realised speed-ups differ a little, "
              "channels being whole):", "",
-             "| speed-up | mean difference | wins / ties / losses | pairs | realised (group norm / "
-             "metanet + group norm) |", "|---:|---:|---:|---:|---:|"]
+             "| speed-up | mean difference ± std error | wins / ties / losses | pairs | realised "
+             "(group norm / metanet + group norm) |", "|---:|---:|---:|---:|---:|"]
     means = {}
     for speedup in sorted({r["speedup"] for r in rows}):
         pairs = [(s, m, x) for (s, m, x, arm) in by if x == speedup and arm == "group_norm"
@@ -93,7 +93,8 @@ def _paired(rows: list[dict]) -> tuple[list[str], dict[float, float]]:
         wins, ties = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs)
         realised = [statistics.mean(real[(*k, arm)] for k in pairs)
                     for arm in ("group_norm", "metanet+group_norm")]
-        lines.append(f"| {speedup:g}× | {means[speedup]:+.2f} | {wins} / {ties} / "
+        sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
+        lines.append(f"| {speedup:g}× | {means[speedup]:+.2f} ± {sem:.2f} | {wins} / {ties} / "
                      f"{len(diffs) - wins - ties} | {len(diffs)} | {realised[0]:.2f}× / "
                      f"{realised[1]:.2f}× |")
     return lines + [""], means
