@@ -269,7 +269,7 @@ def _selected_metanet(meta_part: list[ZooMember], val_part: list[ZooMember],
     scores = {r["step"]: r for r in read_jsonl(folder / "selection.jsonl")}
     torch.manual_seed(seed)
     metanet = MetaNetwork(**config.metanet)
-    train_file, spent = folder / "metanet.train", 0.0
+    train_file, spent, val_sets = folder / "metanet.train", 0.0, None
     for step in range(config.select_every, config.meta_steps + 1, config.select_every):
         if step in scores:
             spent = scores[step]["meta_seconds"]
@@ -281,7 +281,8 @@ def _selected_metanet(meta_part: list[ZooMember], val_part: list[ZooMember],
                              checkpoint=train_file, checkpoint_every=config.select_every,
                              progress=False)
         spent = sum(h["seconds"] for h in history)
-        row = {"step": step, "val_acc": _validation_score(metanet, val_part, models, config, seed),
+        val_sets = val_sets if val_sets is not None else _validation_sets(val_part, config, seed)
+        row = {"step": step, "val_acc": _validation_score(metanet, val_part, models, config, val_sets),
                "meta_seconds": spent, "loss_last": history[-1]["loss"]}
         if row["val_acc"] > max((r["val_acc"] for r in scores.values()), default=-1.0):
             _selected_path(folder, step).parent.mkdir(parents=True, exist_ok=True)
@@ -315,15 +316,24 @@ def _drop_unselected(folder: Path, best: int) -> None:
             path.unlink()
 
 
+def _validation_sets(members: list[ZooMember], config: PipelineConfig, seed: int
+                     ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """``{member name: (x_val, y_val)}``: the validation split carved from each member's
+    training data (made once, reused for every checkpoint)."""
+    return {m.spec.name: validation_split(zoo_data(m.spec.dataset, arch=m.spec.arch),
+                                          config.validation_fraction, seed)[1:]
+            for m in members}
+
+
 def _validation_score(metanet: MetaNetwork, members: list[ZooMember], models: dict[str, nn.Module],
-                      config: PipelineConfig, seed: int) -> float:
+                      config: PipelineConfig, val_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
+                      ) -> float:
     """Mean validation accuracy of the members after the metanetwork and pruning to
     ``select_speedup`` (no fine-tuning; the validation split is carved from training data)."""
     accs = []
     for m in members:
         example = example_input(m.spec)
-        _, x_val, y_val = validation_split(zoo_data(m.spec.dataset, arch=m.spec.arch),
-                                           config.validation_fraction, seed)
+        x_val, y_val = val_sets[m.spec.name]
         net = apply_metanet(metanet, models[m.spec.name], example)
         pruned = prune_to_speedup(net, example, config.select_speedup, steps=config.prune_steps)
         accs.append(evaluate(pruned.model, x_val, y_val))
