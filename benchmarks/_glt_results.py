@@ -5,6 +5,7 @@ the check of the UGS reproduction against UGS's figure."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -343,4 +344,33 @@ def ugs_figure_check() -> list[str]:
         if closed:
             lines += ["", f"`{name}` ({features}) against the first run: " + "; ".join(closed)
                       + "."]
+    return lines + [""] + _mask_rounds()
+
+
+def _mask_rounds() -> list[str]:
+    """The masks that fix UGS's pruning at each round (``benchmarks/ugs_mask_rounds.py``)."""
+    path = RESULTS / "ugs_mask_rounds" / "results.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    cfg = data["config"]
+    lines = [f"Where UGS's pruning decisions come from (`benchmarks/ugs_mask_rounds.py`, "
+             f"`benchmarks/results/ugs_mask_rounds/`; preset `{cfg['preset']}`, seeds "
+             f"{cfg['seeds']}, rounds 1–{cfg['rounds']}; {data['date']}, {data['machine']}): "
+             "each round prunes the lowest |m| as the masks stand at its best-validation epoch.",
+             "", "| seed | round | best epoch | kept edge masks (min – max) | kept weight masks "
+             "(min – max) | pruned edges | touching a test node | share of all edges |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in data["rounds"]:
+        lines.append(f"| {r['seed']} | {r['round']} | {r['best_epoch']} | "
+                     f"{r['edge_min']:.5f} – {r['edge_max']:.5f} | "
+                     f"{r['weight_min']:.5f} – {r['weight_max']:.5f} | {r['edges_pruned']} | "
+                     f"{r['pruned_touching_test'] / max(1, r['edges_pruned']):.2f} | "
+                     f"{r['units_touching_test_share']:.2f} |")
+    lines += ["", "Round 1's pruned sets across seeds (Jaccard overlap; random sets of the same "
+              "size would overlap as shown in brackets):", ""]
+    for o in data["overlaps"]:
+        lines.append(f"- seeds {o['seeds'][0]} and {o['seeds'][1]}: edges {o['edges']:.2f} "
+                     f"({o['edges_random']:.3f}), weights {o['weights']:.2f} "
+                     f"({o['weights_random']:.3f})")
     return lines + [""]

@@ -112,6 +112,69 @@ def _selection(folder: Path, config_id: str) -> list[str]:
     return ["Chosen metanetwork checkpoints: " + "; ".join(parts) + ".", ""] if parts else []
 
 
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _paired_means(rows: list[dict], seeds: set[int]) -> dict[float, tuple[float, float, int]]:
+    """Per speed-up: mean and std error of metanet+group_norm − group_norm over the pairs of
+    ``seeds``, and the number of pairs."""
+    by = {(r["seed"], r["member"], r["speedup"], r["arm"]): r["acc_finetuned"] for r in rows
+          if r["seed"] in seeds}
+    out = {}
+    for speedup in sorted({k[2] for k in by}):
+        diffs = [100 * (by[(s, m, x, "metanet+group_norm")] - by[(s, m, x, "group_norm")])
+                 for (s, m, x, arm) in by if x == speedup and arm == "group_norm"
+                 and (s, m, x, "metanet+group_norm") in by]
+        if diffs:
+            sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
+            out[speedup] = (statistics.mean(diffs), sem, len(diffs))
+    return out
+
+
+def ablation_summary(folder: Path, all_rows: list[dict]) -> list[str]:
+    """One row per ablation digest against the main run (the digest with the most rows) on the
+    same seeds: what differs, the metanetwork's output accuracy before any fine-tuning, and the
+    paired metanet + group norm − group norm difference at each speed-up."""
+    ids = sorted({r["config_id"] for r in all_rows})
+    if len(ids) < 2:
+        return []
+    main = max(ids, key=lambda c: sum(r["config_id"] == c for r in all_rows))
+    configs = {c: _flat(json.loads((folder / c / "config.json").read_text())) for c in ids}
+    speedups = sorted({r["speedup"] for r in all_rows})
+    lines = ["Ablations against the main run on the same seeds (paired metanet + group norm − "
+             f"group norm after fine-tuning, points, mean ± std error; main run `{main}`). "
+             "\"metanet output\" is the test accuracy of the metanetwork's output before any "
+             "fine-tuning, mean over held-out networks (the data models: "
+             f"{_pm([r['acc_original'] for r in all_rows if r['config_id'] == main and r['arm'] == 'group_norm' and r['speedup'] == speedups[0]])}).",
+             "", "| settings | differs from the main run | seeds | metanet output | "
+             + " | ".join(f"{s:g}×" for s in speedups) + " |",
+             "|---|---|---|---:|" + "---:|" * len(speedups)]
+    for config_id in [main] + [c for c in ids if c != main]:
+        rows = [r for r in all_rows if r["config_id"] == config_id]
+        seeds = {r["seed"] for r in rows}
+        diff = ", ".join(f"{k} = {configs[config_id][k]}" for k in sorted(configs[config_id])
+                         if configs[config_id][k] != configs[main].get(k)) or "(main run)"
+        runs = [(config_id, diff)] if config_id == main else \
+            [(config_id, diff), (main, "main run, same seeds")]
+        for cid, label in runs:
+            sub = [r for r in all_rows if r["config_id"] == cid and r["seed"] in seeds]
+            means = _paired_means(sub, seeds)
+            output = [r["acc_input"] for r in sub if r["arm"] == "metanet+group_norm"
+                      and r["speedup"] == speedups[0]]
+            cells = [f"{means[s][0]:+.2f} ± {means[s][1]:.2f}" if s in means else "—"
+                     for s in speedups]
+            lines.append(f"| `{cid}` | {label} | {sorted(seeds)} | "
+                         f"{_pm(output) if output else '—'} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def pipeline_section(folder: Path) -> list[str]:
     """One section per settings digest found in ``folder/results.jsonl``."""
     all_rows = read_jsonl(folder / "results.jsonl")
@@ -119,6 +182,7 @@ def pipeline_section(folder: Path) -> list[str]:
            "Liu, Wang, Zhang 2025 (arXiv 2506.12041) at CPU scale, `graphsparse metaprune "
            "pipeline` / `benchmarks/metaprune_pipeline.py`; test accuracy in %, mean ± sample std "
            "over held-out networks × seeds.", ""]
+    out += ablation_summary(folder, all_rows)
     for config_id in sorted({r["config_id"] for r in all_rows}):
         rows = [r for r in all_rows if r["config_id"] == config_id]
         paired, means = _paired(rows)

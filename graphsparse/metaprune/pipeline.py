@@ -163,6 +163,10 @@ def check_equal_budgets(rows: Sequence[dict]) -> None:
         raise ValueError(f"unequal fine-tuning budgets across arms: {unequal}")
 
 
+#: The results file under the output folder (rows of every settings digest and seed).
+RESULTS = "results.jsonl"
+
+
 # ------------------------------------------------------------------------------ the pipeline
 def run_pipeline(zoo: Zoo, out: str | os.PathLike, *, seed: int = 0,
                  config: PipelineConfig | None = None, progress: bool = True) -> list[dict]:
@@ -190,10 +194,13 @@ def run_pipeline(zoo: Zoo, out: str | os.PathLike, *, seed: int = 0,
     meta_part, val_part, held = _split(zoo, config, seed)
     models = {m.spec.name: _data_model(m, config, folder) for m in zoo}
     metanet, step = _selected_metanet(meta_part, val_part, models, config, seed, folder, say)
+    key = config.digest()
+    done = {(r["member"], r["arm"], r["speedup"]): r for r in read_jsonl(Path(out) / RESULTS)
+            if r["config_id"] == key and r["seed"] == seed}  # finished rows, read once
     rows = []
     for member in held:
         rows += _held_out_rows(member, models[member.spec.name], metanet, step, config, seed,
-                               Path(out), folder, say)
+                               Path(out) / RESULTS, folder, done, say)
     check_equal_budgets(rows)
     return rows
 
@@ -363,11 +370,11 @@ def magnitude_to_speedup(model: nn.Module, example: torch.Tensor, speedup: float
 
 # -------------------------------------------------------------------------- held-out arms
 def _held_out_rows(member: ZooMember, model: nn.Module, metanet: MetaNetwork, step: int,
-                   config: PipelineConfig, seed: int, out: Path, folder: Path, say) -> list[dict]:
-    results = out / "results.jsonl"
+                   config: PipelineConfig, seed: int, results: Path, folder: Path,
+                   done: dict[tuple, dict], say) -> list[dict]:
+    """The member's rows in every arm and speed-up: finished ones from ``done``, the others
+    run and appended to ``results``."""
     key = config.digest()
-    done = {(r["member"], r["arm"], r["speedup"]): r for r in read_jsonl(results)
-            if r["config_id"] == key and r["seed"] == seed}
     spec = member.spec
     data = zoo_data(spec.dataset, arch=spec.arch)
     example = example_input(spec)

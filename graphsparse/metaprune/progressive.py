@@ -19,7 +19,8 @@ from torch import nn
 
 from graphsparse.checks import check_choice, check_float, check_int
 from graphsparse.devices import model_device
-from graphsparse.metaprune.prune import PruneResult, _cost, _head, _ignored_in, _working_copy
+from graphsparse.metaprune.prune import (PruneResult, ignored_counterparts, output_layer,
+                                         params_and_macs, working_copy)
 
 __all__ = ["prune_to_speedup", "NORMALIZERS"]
 
@@ -60,7 +61,8 @@ def prune_to_speedup(model: nn.Module, example_input: torch.Tensor, speedup: flo
 
     Example::
 
-        >>> net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+        >>> net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+        ...                     nn.Linear(32, 3))
         >>> r = prune_to_speedup(net, torch.randn(1, 8), 2.0, steps=50)
         >>> 1 / r.macs_ratio >= 2.0, r.model[-1].out_features
         (True, 3)
@@ -69,19 +71,21 @@ def prune_to_speedup(model: nn.Module, example_input: torch.Tensor, speedup: flo
     check_int(steps, "steps", low=1)
     check_int(p, "p", low=1)
     check_choice(normalizer, "normalizer", NORMALIZERS)
-    check_float(max_pruning_ratio, "max_pruning_ratio", low=0.0, high=1.0, open_low=True, open_high=True)
-    work = _working_copy(model)
+    check_float(max_pruning_ratio, "max_pruning_ratio", low=0.0, high=1.0, open_low=True,
+                open_high=True)
+    work = working_copy(model)
     example_input = example_input.to(model_device(work))[:1]
-    skip = _ignored_in(model, work, ignored) + [_head(work)]
-    importance = tp.importance.GroupMagnitudeImportance(p=p, group_reduction="mean", normalizer=normalizer)
+    skip = ignored_counterparts(model, work, ignored) + [output_layer(work)]
+    importance = tp.importance.GroupMagnitudeImportance(p=p, group_reduction="mean",
+                                                        normalizer=normalizer)
     pruner = tp.pruner.GroupNormPruner(work, example_input, importance, global_pruning=True,
                                        pruning_ratio=1.0, iterative_steps=steps,
                                        max_pruning_ratio=max_pruning_ratio, ignored_layers=skip)
-    params0, macs0 = _cost(work, example_input)
+    params0, macs0 = params_and_macs(work, example_input)
     params, cost = params0, macs0
     for _ in range(steps):
         pruner.step()
-        params, cost = _cost(work, example_input)
+        params, cost = params_and_macs(work, example_input)
         if macs0 / cost >= speedup:
             break
     else:

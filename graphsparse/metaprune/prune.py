@@ -54,7 +54,8 @@ from graphsparse.devices import model_device, resolve_device
 from graphsparse.topology.datasets import Dataset
 from graphsparse.topology.training import train
 
-__all__ = ["PruneResult", "prune_structured", "prune_unstructured", "fine_tune", "group_norms"]
+__all__ = ["PruneResult", "prune_structured", "prune_unstructured", "fine_tune", "group_norms",
+           "working_copy", "output_layer", "ignored_counterparts", "params_and_macs"]
 
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -86,12 +87,12 @@ class PruneResult:
                 "macs_ratio": self.macs_ratio}
 
 
-def _working_copy(model: nn.Module) -> nn.Module:
+def working_copy(model: nn.Module) -> nn.Module:
     """A deep copy in eval mode with any attached masks baked in (masked entries become zeros)."""
     return bake(copy.deepcopy(model)).eval()
 
 
-def _head(model: nn.Module) -> nn.Module:
+def output_layer(model: nn.Module) -> nn.Module:
     """The classifier head: the last Linear/Conv module in ``named_modules()`` order."""
     layers = [m for m in model.modules() if isinstance(m, _PRUNABLE)]
     if not layers:
@@ -115,7 +116,7 @@ def _groups(model: nn.Module, example_input: torch.Tensor, ignored: Sequence[nn.
     stem/transition conv and each block's last conv) share one group, ranked once under the
     first of them; if any tied layer is ignored or is the head, the whole set is kept."""
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=example_input[:1])
-    skip = {id(m) for m in ignored} | {id(_head(model))}
+    skip = {id(m) for m in ignored} | {id(output_layer(model))}
     out, covered = {}, set()
     for name, module in model.named_modules():
         if not isinstance(module, _PRUNABLE) or id(module) in skip or id(module) in covered:
@@ -130,8 +131,8 @@ def _groups(model: nn.Module, example_input: torch.Tensor, ignored: Sequence[nn.
     return out
 
 
-def _ignored_in(model: nn.Module, work: nn.Module, ignored: Sequence[nn.Module] | None
-                ) -> list[nn.Module]:
+def ignored_counterparts(model: nn.Module, work: nn.Module,
+                         ignored: Sequence[nn.Module] | None) -> list[nn.Module]:
     """The modules of ``work`` (a deep copy of ``model``) that correspond to ``ignored``."""
     if not ignored:
         return []
@@ -170,9 +171,10 @@ def group_norms(model: nn.Module, example_input: torch.Tensor, *, p: int = 2,
     >>> {k: tuple(v.shape) for k, v in group_norms(net, torch.zeros(1, 4)).items()}
     {'0': (3,)}
     """
-    work = _working_copy(model)
+    work = working_copy(model)
     example_input = example_input.to(model_device(work))
-    return _norms_of(work, example_input, _ignored_in(model, work, ignored), check_int(p, "p", low=1))
+    return _norms_of(work, example_input, ignored_counterparts(model, work, ignored),
+                     check_int(p, "p", low=1))
 
 
 def _removal_order(norms: dict[str, torch.Tensor]) -> list[tuple[str, int]]:
@@ -218,7 +220,7 @@ def _apply(work: nn.Module, example_input: torch.Tensor, removals: list[tuple[st
     return net
 
 
-def _cost(model: nn.Module, example_input: torch.Tensor) -> tuple[int, int]:
+def params_and_macs(model: nn.Module, example_input: torch.Tensor) -> tuple[int, int]:
     """``(parameter numel, dense per-example MACs)``."""
     return sum(t.numel() for t in model.parameters()), macs(model, example_input[:1]).dense
 
@@ -260,11 +262,11 @@ def prune_structured(model: nn.Module, example_input: torch.Tensor, *,
     target = check_fraction(params_ratio if params_ratio is not None else macs_ratio, kind,
                             open_low=True, open_high=False)
     check_float(tolerance, "tolerance", low=0.0)
-    work = _working_copy(model)
+    work = working_copy(model)
     example_input = example_input.to(model_device(work))
-    skip = _ignored_in(model, work, ignored)
+    skip = ignored_counterparts(model, work, ignored)
     removals = _removal_order(_norms_of(work, example_input, skip, check_int(p, "p", low=1)))
-    params0, macs0 = _cost(work, example_input)
+    params0, macs0 = params_and_macs(work, example_input)
     pick = 0 if kind == "params_ratio" else 1
     base = (params0, macs0)[pick]
     pruned: dict[int, tuple[nn.Module, int, int]] = {}
@@ -272,7 +274,7 @@ def prune_structured(model: nn.Module, example_input: torch.Tensor, *,
     def realised(n: int) -> float:
         if n not in pruned:
             net = _apply(work, example_input, removals[:n])
-            pruned[n] = (net, *_cost(net, example_input))
+            pruned[n] = (net, *params_and_macs(net, example_input))
         return pruned[n][1 + pick] / base
 
     smallest = realised(len(removals))
