@@ -97,6 +97,15 @@ def _paired(rows: list[dict]) -> tuple[list[str], dict[float, float]]:
         lines.append(f"| {speedup:g}× | {means[speedup]:+.2f} ± {sem:.2f} | {wins} / {ties} / "
                      f"{len(diffs) - wins - ties} | {len(diffs)} | {realised[0]:.2f}× / "
                      f"{realised[1]:.2f}× |")
+    archs = sorted({r["arch"] for r in rows})
+    if len(archs) > 1:
+        per_arch = []
+        for arch in archs:
+            cells = _paired_means([r for r in rows if r["arch"] == arch],
+                                  {r["seed"] for r in rows})
+            per_arch.append(f"{arch}: " + ", ".join(
+                f"{s:g}× {m:+.2f} ± {e:.2f} ({n})" for s, (m, e, n) in cells.items()))
+        lines += ["", "By architecture (mean ± std error, pairs): " + "; ".join(per_arch) + "."]
     return lines + [""], means
 
 
@@ -145,7 +154,7 @@ def ablation_summary(folder: Path, all_rows: list[dict]) -> list[str]:
     ids = sorted({r["config_id"] for r in all_rows})
     if len(ids) < 2:
         return []
-    main = max(ids, key=lambda c: sum(r["config_id"] == c for r in all_rows))
+    main = _main_id(all_rows)
     configs = {c: _flat(json.loads((folder / c / "config.json").read_text())) for c in ids}
     speedups = sorted({r["speedup"] for r in all_rows})
     lines = ["Ablations against the main run on the same seeds (paired metanet + group norm − "
@@ -175,13 +184,70 @@ def ablation_summary(folder: Path, all_rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def pipeline_section(folder: Path) -> list[str]:
-    """One section per settings digest found in ``folder/results.jsonl``."""
+def _main_id(all_rows: list[dict]) -> str:
+    """The main run: the settings digest with the most rows."""
+    ids = sorted({r["config_id"] for r in all_rows})
+    return max(ids, key=lambda c: sum(r["config_id"] == c for r in all_rows))
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    """Fine-tuned test accuracy per arm against the speed-up target, one panel per
+    architecture (mean ± std error over networks × seeds), and the paired differences."""
+    from graphsparse._plotting import pyplot, save_figure
+
+    plt = pyplot()
+    archs = sorted({r["arch"] for r in rows})
+    speedups = sorted({r["speedup"] for r in rows})
+    fig, axes = plt.subplots(1, len(archs) + 1, figsize=(4.6 * (len(archs) + 1), 4.2))
+    for ax, arch in zip(axes, archs):
+        for arm in ARM_ORDER:
+            points = [[100 * r["acc_finetuned"] for r in rows
+                       if r["arch"] == arch and r["arm"] == arm and r["speedup"] == s]
+                      for s in speedups]
+            if not all(points):
+                continue
+            means = [statistics.mean(p) for p in points]
+            errors = [statistics.stdev(p) / len(p) ** 0.5 if len(p) > 1 else 0.0 for p in points]
+            ax.errorbar(speedups, means, yerr=errors, marker="o", capsize=3, label=arm)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(speedups, [f"{s:g}×" for s in speedups])
+        ax.set_xlabel("MAC speed-up target")
+        ax.set_ylabel("test accuracy after fine-tuning (%)")
+        ax.set_title(f"{arch} (held-out networks × seeds)")
+    axes[0].legend(fontsize=8)
+    ax = axes[-1]
+    by = {(r["seed"], r["member"], r["speedup"], r["arm"]): r for r in rows}
+    for arch, marker in zip(archs, "os^v"):
+        xs, ys = [], []
+        for (seed, member, speedup, arm), r in by.items():
+            other = by.get((seed, member, speedup, "metanet+group_norm"))
+            if arm == "group_norm" and r["arch"] == arch and other is not None:
+                xs.append(speedup * (0.93 if arch == archs[0] else 1.07))
+                ys.append(100 * (other["acc_finetuned"] - r["acc_finetuned"]))
+        ax.scatter(xs, ys, s=14, marker=marker, label=arch, alpha=0.7)
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(speedups, [f"{s:g}×" for s in speedups])
+    ax.set_xlabel("MAC speed-up target")
+    ax.set_ylabel("metanet + group norm − group norm (points)")
+    ax.set_title("paired, per network and seed")
+    ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
+def pipeline_section(folder: Path, figures: Path | None = None) -> list[str]:
+    """One section per settings digest found in ``folder/results.jsonl``; with ``figures``, a
+    plot of the main run there (``<folder name>.png``)."""
     all_rows = read_jsonl(folder / "results.jsonl")
     out = [f"## Metanetwork pruning, the paper's pipeline (`benchmarks/results/{folder.name}`)", "",
            "Liu, Wang, Zhang 2025 (arXiv 2506.12041) at CPU scale, `graphsparse metaprune "
            "pipeline` / `benchmarks/metaprune_pipeline.py`; test accuracy in %, mean ± sample std "
            "over held-out networks × seeds.", ""]
+    if figures is not None and all_rows:
+        main = _main_id(all_rows)
+        _plot([r for r in all_rows if r["config_id"] == main], figures / f"{folder.name}.png")
+        out += [f"Main run `{main}`: accuracy per arm and the paired differences.", "",
+                f"![pipeline accuracy vs speed-up](figures/{folder.name}.png)", ""]
     out += ablation_summary(folder, all_rows)
     for config_id in sorted({r["config_id"] for r in all_rows}):
         rows = [r for r in all_rows if r["config_id"] == config_id]

@@ -10,7 +10,9 @@ in the baseline arms) and 5 after: equal budgets in every arm.
 
 Ablations (each a separate settings digest in the same results file, rendered as its own
 table): ``--after-metanet-epochs 0`` (no fine-tuning after the metanetwork), ``--weight-update
-additive`` (the paper's update), ``--reg`` (regulariser strength).
+additive`` (the paper's update), ``--reg`` (regulariser strength); and a change of the
+checkpoint score, ``--select-finetune-epochs 1`` (one fine-tuning epoch after the pruning that
+scores a checkpoint, on the rest of the training split).
 
 Resumable at every step (zoo members, meta-training checkpoints and their validation scores, the
 fine-tuned networks before pruning, one row per network × arm × speed-up). Rows go to
@@ -53,6 +55,8 @@ def main() -> None:
                         choices=["additive", "multiplicative"],
                         help="ablation: the metanetwork's update (additive = the paper's form)")
     parser.add_argument("--reg", type=float, default=1e-2, help="ablation: regulariser strength")
+    parser.add_argument("--select-finetune-epochs", type=int, default=0,
+                        help="fine-tuning epochs after the pruning that scores a checkpoint")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -69,7 +73,8 @@ def main() -> None:
                                      "weight_update": args.weight_update},
                             initial_speedup=args.initial_speedup, initial_epochs=args.initial_epochs,
                             meta_steps=args.meta_steps, meta_minutes=args.meta_minutes,
-                            select_every=250, select_speedup=4.0)
+                            select_every=250, select_speedup=4.0,
+                            select_finetune_epochs=args.select_finetune_epochs)
     for seed in (int(s) for s in args.seeds.split(",")):
         rows = run_pipeline(zoo, args.out, seed=seed, config=config)
         print(f"[{time.strftime('%H:%M:%S')}] seed {seed}: {len(rows)} rows", flush=True)

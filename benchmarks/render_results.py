@@ -363,7 +363,8 @@ def render() -> str:
                     "Sweep with the reference gradient started; no run finished yet (earlier "
                     "sweeps below).", ""]
     for folder in sorted(p for p in RESULTS.glob("metaprune_*") if p.is_dir()):
-        out += pipeline_section(folder) if is_pipeline_folder(folder) else _metaprune_section(folder)
+        out += (pipeline_section(folder, FIGURES) if is_pipeline_folder(folder)
+                else _metaprune_section(folder))
     for folder in sorted(p for p in RESULTS.glob("glt_*") if p.is_dir()):
         if (folder / "results.jsonl").exists():
             out += glt_section(folder)

@@ -257,6 +257,8 @@ def _add_pipeline_command(meta_sub) -> None:
     pl.add_argument("--meta-minutes", type=float, default=20.0)
     pl.add_argument("--select-every", type=int, default=250)
     pl.add_argument("--select-speedup", type=float, default=4.0)
+    pl.add_argument("--select-finetune-epochs", type=int, default=0,
+                    help="fine-tuning after the pruning that scores a checkpoint (0: none)")
     pl.add_argument("--reg", type=float, default=1e-2, help="group-sparsity weight")
     pl.add_argument("--weight-update", default="multiplicative", choices=["additive", "multiplicative"])
     pl.add_argument("--no-progress", action="store_true")
@@ -274,7 +276,8 @@ def _metaprune_pipeline(args: argparse.Namespace) -> int:
             after_prune_epochs=args.after_prune_epochs, initial_speedup=args.initial_speedup,
             initial_epochs=args.initial_epochs, meta_steps=args.meta_steps,
             meta_minutes=args.meta_minutes, select_every=args.select_every,
-            select_speedup=args.select_speedup, reg=args.reg,
+            select_speedup=args.select_speedup,
+            select_finetune_epochs=args.select_finetune_epochs, reg=args.reg,
             metanet={"num_layers": 4, "hidden": 32, "scale": 0.1, "weight_update": args.weight_update})
         rows = run_pipeline(load_zoo(args.zoo), args.out, seed=args.seed, config=config,
                             progress=not args.no_progress)

@@ -12,9 +12,9 @@ topology.md §4.5–4.6) at CPU scale. For one pipeline seed:
 3. **Meta-training** (:func:`~graphsparse.metaprune.train.meta_train`), a checkpoint every
    ``select_every`` steps. **Checkpoint selection on validation only**: each checkpoint's score
    is the mean accuracy, on a validation split carved from the training split, of the
-   meta-validation networks after the metanetwork and progressive pruning to
-   ``select_speedup`` (no fine-tuning). The test split is never read while choosing (the
-   paper's code selects on its test loader; we do not).
+   meta-validation networks after the metanetwork, progressive pruning to ``select_speedup``
+   and ``select_finetune_epochs`` of fine-tuning (default 0: none). The test split is never
+   read while choosing (the paper's code selects on its test loader; we do not).
 4. **Arms** on every held-out network, each at every MAC speed-up target
    (:func:`~graphsparse.metaprune.progressive.prune_to_speedup`):
 
@@ -41,6 +41,7 @@ are written as soon as they exist; a rerun skips them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -85,7 +86,10 @@ class PipelineConfig:
         meta_steps, meta_minutes: meta-training budget (steps, and wall minutes per seed).
         select_every: steps between scored checkpoints; select_speedup: the speed-up at which
             checkpoints are scored; validation_fraction: share of the training split held out
-            for that score.
+            for that score; select_finetune_epochs: fine-tuning epochs (on the rest of the
+            training split) after that pruning and before scoring (0: score the pruned network
+            as it is). Left out of :meth:`digest` at 0, its default, so settings written before
+            it existed keep their digest.
         metanet: :class:`MetaNetwork` keyword arguments; meta_lr, reg, alpha, batch_size:
             :func:`meta_train`'s.
     """
@@ -104,6 +108,7 @@ class PipelineConfig:
     meta_minutes: float = 20.0
     select_every: int = 250
     select_speedup: float = 4.0
+    select_finetune_epochs: int = 0
     validation_fraction: float = 0.1
     metanet: dict = field(default_factory=lambda: {"num_layers": 4, "hidden": 32, "scale": 0.1,
                                                    "weight_update": "multiplicative"})
@@ -121,7 +126,8 @@ class PipelineConfig:
         object.__setattr__(self, "arms", tuple(self.arms))
         for name in ("held_out", "val_members", "prune_steps", "meta_steps", "select_every", "batch_size"):
             check_int(getattr(self, name), name, low=1)
-        for name in ("after_metanet_epochs", "after_prune_epochs", "initial_epochs"):
+        for name in ("after_metanet_epochs", "after_prune_epochs", "initial_epochs",
+                     "select_finetune_epochs"):
             check_int(getattr(self, name), name, low=0)
         if self.initial_speedup is not None:
             check_float(self.initial_speedup, "initial_speedup", low=1.0, open_low=True)
@@ -133,7 +139,10 @@ class PipelineConfig:
         check_float(self.alpha, "alpha", low=1.0)
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        if out["select_finetune_epochs"] == 0:  # added later: earlier digests stay valid
+            del out["select_finetune_epochs"]
+        return out
 
     def digest(self) -> str:
         """Short hash of the settings: rows and files of other settings are never mixed."""
@@ -289,7 +298,8 @@ def _selected_metanet(meta_part: list[ZooMember], val_part: list[ZooMember],
                              progress=False)
         spent = sum(h["seconds"] for h in history)
         val_sets = val_sets if val_sets is not None else _validation_sets(val_part, config, seed)
-        row = {"step": step, "val_acc": _validation_score(metanet, val_part, models, config, val_sets),
+        row = {"step": step,
+               "val_acc": _validation_score(metanet, val_part, models, config, val_sets, seed),
                "meta_seconds": spent, "loss_last": history[-1]["loss"]}
         if row["val_acc"] > max((r["val_acc"] for r in scores.values()), default=-1.0):
             _selected_path(folder, step).parent.mkdir(parents=True, exist_ok=True)
@@ -324,26 +334,31 @@ def _drop_unselected(folder: Path, best: int) -> None:
 
 
 def _validation_sets(members: list[ZooMember], config: PipelineConfig, seed: int
-                     ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """``{member name: (x_val, y_val)}``: the validation split carved from each member's
-    training data (made once, reused for every checkpoint)."""
-    return {m.spec.name: validation_split(zoo_data(m.spec.dataset, arch=m.spec.arch),
-                                          config.validation_fraction, seed)[1:]
-            for m in members}
+                     ) -> dict[str, Dataset]:
+    """``{member name: data}``: each member's training data without a validation split carved
+    from it, with that split in the test slots (made once, reused for every checkpoint; the
+    real test split is dropped, so nothing downstream can read it)."""
+    sets = {}
+    for m in members:
+        rest, x_val, y_val = validation_split(zoo_data(m.spec.dataset, arch=m.spec.arch),
+                                              config.validation_fraction, seed)
+        sets[m.spec.name] = dataclasses.replace(rest, x_test=x_val, y_test=y_val)
+    return sets
 
 
 def _validation_score(metanet: MetaNetwork, members: list[ZooMember], models: dict[str, nn.Module],
-                      config: PipelineConfig, val_sets: dict[str, tuple[torch.Tensor, torch.Tensor]]
-                      ) -> float:
-    """Mean validation accuracy of the members after the metanetwork and pruning to
-    ``select_speedup`` (no fine-tuning; the validation split is carved from training data)."""
+                      config: PipelineConfig, val_sets: dict[str, Dataset], seed: int) -> float:
+    """Mean validation accuracy of the members after the metanetwork, pruning to
+    ``select_speedup`` and ``select_finetune_epochs`` of fine-tuning on the rest of the training
+    split (the validation split is carved from training data)."""
     accs = []
     for m in members:
-        example = example_input(m.spec)
-        x_val, y_val = val_sets[m.spec.name]
+        example, data = example_input(m.spec), val_sets[m.spec.name]
         net = apply_metanet(metanet, models[m.spec.name], example)
         pruned = prune_to_speedup(net, example, config.select_speedup, steps=config.prune_steps)
-        accs.append(evaluate(pruned.model, x_val, y_val))
+        fine_tune(pruned.model, data, epochs=config.select_finetune_epochs,
+                  lr=config.finetune_lr, seed=seed)
+        accs.append(evaluate(pruned.model, data.x_test, data.y_test))
     return sum(accs) / len(accs)
 
 

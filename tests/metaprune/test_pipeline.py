@@ -139,8 +139,10 @@ def test_pipeline_rows_have_equal_budgets_and_resume_without_retraining(tiny_zoo
     assert calls == [1] and len(resumed) == len(rows) and len(read_jsonl(results)) == len(rows)
 
 
-def test_checkpoint_selection_never_reads_test_labels(tiny_zoo, tmp_path, monkeypatch):
-    config = _config()
+@pytest.mark.parametrize("select_finetune_epochs", [0, 1])
+def test_checkpoint_selection_never_reads_test_labels(tiny_zoo, tmp_path, monkeypatch,
+                                                      select_finetune_epochs):
+    config = _config(select_finetune_epochs=select_finetune_epochs)
     meta, val, _ = pipeline_module._split(tiny_zoo, config, 1)
     models = {m.spec.name: m.model for m in tiny_zoo}
 
@@ -160,6 +162,33 @@ def test_checkpoint_selection_never_reads_test_labels(tiny_zoo, tmp_path, monkey
 
     monkeypatch.setattr(pipeline_module, "zoo_data", poisoned)
     assert select(tmp_path / "poisoned") == clean
+
+
+def test_selection_with_fine_tuning_scores_recovery_and_keeps_old_digests(tiny_zoo, tmp_path,
+                                                                       monkeypatch):
+    assert "select_finetune_epochs" not in PipelineConfig().to_dict()   # digests written before
+    assert PipelineConfig(select_finetune_epochs=1).digest() != PipelineConfig().digest()
+    with pytest.raises(ValueError, match="select_finetune_epochs"):
+        PipelineConfig(select_finetune_epochs=-1)
+    config = _config(select_finetune_epochs=1)
+    meta, val, _ = pipeline_module._split(tiny_zoo, config, 1)
+    models = {m.spec.name: m.model for m in tiny_zoo}
+    real, seen = pipeline_module.fine_tune, []
+
+    def recording(model, data, **kwargs):
+        seen.append((kwargs["epochs"], len(data.y_train), len(data.y_test)))
+        return real(model, data, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "fine_tune", recording)
+    sets = pipeline_module._validation_sets(val, config, 1)
+    score = pipeline_module._validation_score(pipeline_module.MetaNetwork(**TINY_METANET).eval(),
+                                              val, models, config, sets, 1)
+    assert 0.0 <= score <= 1.0
+    full = pipeline_module.zoo_data(val[0].spec.dataset, arch=val[0].spec.arch)
+    n_val = len(sets[val[0].spec.name].y_test)
+    # one epoch per member, on the training split without its validation part, which stands
+    # in for the test split (the real test split is not there to be read)
+    assert seen[0] == (1, len(full.y_train) - n_val, n_val) and len(seen) == len(val)
 
 
 def test_initial_pruning_is_cached_and_reused(tiny_zoo, tmp_path, monkeypatch):
