@@ -70,6 +70,12 @@ GLT_CONTEXT = {
     "glt_ugs_noisetorch_cora": "The two UGS code details that each closed part of the gap, "
                                "together: `ugs.init_noise = 1e-5` and `weight_init = torch` "
                                "(tied directions, row-normalised features).",
+    "glt_ugs_untiedout_cora": "UGS's dense GCN operator in full: one edge-mask entry per "
+                              "direction (`ugs.tie_directions = false`) and the normalisation "
+                              "of UGS's `torch_normalize_adj`, `D^-1/2 Âᵀ D^-1/2` with `D` from "
+                              "the row sums of `Â = A ⊙ m + I` (`gcn_degree = out`: each edge "
+                              "scaled by the out-degrees of its ends; PyG's `gcn_norm` uses "
+                              "in-degrees, the same thing while the two directions are tied).",
     "glt_teddy_paper_cora": "Preset `teddy-paper` for every arm (TEDDY's defaults and README "
                             "λ = 10, row-normalised features as its `load_data`, weight scope "
                             "all for every arm); FastGLT and AdaGLT on the same grid with their "
@@ -190,6 +196,8 @@ def _settings_line(cfg: dict) -> list[str]:
     parts = [f"dropout {model['dropout']}" for _ in [0] if "dropout" in model]
     parts += [f"bias {model['bias']}" for _ in [0] if "bias" in model]
     parts += [f"initial weights {model['weight_init']}" for _ in [0] if "weight_init" in model]
+    parts += [f"GCN degrees from {model['gcn_degree']}-edges" for _ in [0]
+              if "gcn_degree" in model]
     parts.append("features row-normalised" if cfg.get("normalize_features")
                  else "features as loaded")
     if cfg.get("preset"):
@@ -257,6 +265,9 @@ UGS_SWEEPS = (("glt_ugs_rawfeatures_cora", "as loaded (0/1 bag of words)"),
               ("glt_ugs_untied_cora", "row-normalised; one edge-mask entry per direction "
                                       "(UGS's dense N×N mask; graph sparsity over directed "
                                       "edges)"),
+              ("glt_ugs_untiedout_cora", "row-normalised; one edge-mask entry per "
+                                         "direction, normalised by out-degrees (UGS's dense "
+                                         "operator, `torch_normalize_adj`)"),
               ("glt_ugs_noise_cora", "row-normalised; UGS's `all_one` mask-init noise "
                                      "(spread 2·10⁻⁵)"),
               ("glt_ugs_torchinit_cora", "row-normalised; UGS's initial weights "

@@ -40,6 +40,10 @@ Issue 14 (fidelity; each its own folder, one weight scope per table):
     graph sparsity counted over directed edges as UGS's ``print_sparsity``), levels 4 and 9,
     seeds 0–2 -> ``glt_ugs_untied_cora``. It lowered accuracy, so the two details below are
     each tried alone on the preset (tied directions):
+11b'. ``ugs-untied-out``: the untied mask with UGS's own normalisation of it
+    (``gcn_degree = out``: ``D^-1/2 Âᵀ D^-1/2`` with out-degrees, as UGS's
+    ``torch_normalize_adj``; 11b normalised the untied mask by in-degrees, PyG's rule), levels
+    4 and 9, seeds 0–2 -> ``glt_ugs_untiedout_cora``.
 11c. ``ugs-noise``: UGS's ``all_one`` mask-init noise (``ugs.init_noise = 1e-5``), which breaks
     the exact ties between masks that get no task gradient -> ``glt_ugs_noise_cora``;
     ``ugs-torch-init``: UGS's initial weights (its GCN's ``nn.Linear`` layers: kaiming-uniform,
@@ -129,6 +133,10 @@ STEPS = [
     ("ugs-untied", "glt_ugs_untied_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
                   seeds=[0, 1, 2], method_options={"ugs": {"tie_directions": False}})),
+    ("ugs-untied-out", "glt_ugs_untiedout_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
+                  seeds=[0, 1, 2], method_options={"ugs": {"tie_directions": False}},
+                  model_options={"gcn_degree": "out"})),
     ("ugs-noise", "glt_ugs_noise_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
                   seeds=[0, 1, 2], method_options={"ugs": {"init_noise": 1e-5}})),

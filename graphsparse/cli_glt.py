@@ -56,7 +56,8 @@ def _preset_arguments(args: argparse.Namespace) -> dict[str, Any]:
                                                      "p_weight", "graph_sparsity",
                                                      "weight_sparsity")
                 if getattr(args, key) is not None}
-    model_options = {key: getattr(args, key) for key in ("dropout", "bias", "weight_init")
+    model_options = {key: getattr(args, key) for key in ("dropout", "bias", "weight_init",
+                                                         "gcn_degree")
                      if getattr(args, key) is not None}
     method_options: dict[str, dict[str, Any]] = {}
     for method, name, value in args.option:
@@ -210,6 +211,9 @@ def add_glt_commands(sub: Any) -> None:
     run.add_argument("--weight-init", choices=["pyg", "torch"],
                      help="initial weights: each layer's PyG default (pyg, default) or "
                           "nn.Linear's for every linear map (torch, as UGS's reference GCN)")
+    run.add_argument("--gcn-degree", choices=["in", "out"],
+                     help="GCN normalisation degrees: in-edges (in, PyG's, default) or out-edges "
+                          "(out, UGS's dense reference code; differs for untied edge masks)")
     run.add_argument("--bias", action=argparse.BooleanOptionalAction,
                      help="bias in the convolutions (default: none for node tasks)")
     run.add_argument("--normalize-features", action=argparse.BooleanOptionalAction,

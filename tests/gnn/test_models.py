@@ -277,3 +277,77 @@ def test_weight_init_torch_draws_every_linear_map_as_nn_linear():
     assert biases and all(float(b.abs().max()) <= 1 / math.sqrt(16) for b in biases)
     with pytest.raises(ValueError, match="weight_init must be one of"):
         build_model("gcn", 8, 2, weight_init="xavier")
+
+
+def _ugs_dense_operator(edge_index, weight, n):
+    """UGS's reference ``torch_normalize_adj`` on the dense weighted adjacency: ``Â = A + I``,
+    ``D`` from the row sums of ``Â``, propagation matrix ``D^-1/2 Âᵀ D^-1/2``."""
+    adj = torch.zeros(n, n)
+    adj[edge_index[0], edge_index[1]] = weight
+    adj = adj + torch.eye(n)
+    inv = adj.sum(1).pow(-0.5)
+    return (adj @ torch.diag(inv)).t() @ torch.diag(inv)
+
+
+def test_out_degree_gcn_is_ugs_dense_operator_and_differs_from_pyg_only_when_asymmetric():
+    from torch_geometric.nn import GCNConv
+
+    from graphsparse.gnn.models import OutDegreeGCNConv
+
+    gen = torch.Generator().manual_seed(0)
+    n = 7
+    ei = to_undirected(torch.randint(0, n, (2, 14), generator=gen), num_nodes=n)
+    ei = ei[:, ei[0] != ei[1]]
+    x = torch.randn(n, 5, generator=gen)
+    conv = OutDegreeGCNConv(5, 3, bias=True)
+    torch.nn.init.normal_(conv.bias)
+    reference = GCNConv(5, 3, bias=True)
+    reference.load_state_dict(conv.state_dict())
+    asymmetric = torch.rand(ei.size(1), generator=gen)
+    expected = _ugs_dense_operator(ei, asymmetric, n) @ conv.lin(x) + conv.bias
+    assert torch.allclose(conv(x, ei, asymmetric), expected, atol=1e-5)
+    assert not torch.allclose(reference(x, ei, asymmetric), expected, atol=1e-3)
+    units = tie_directions(ei, n)
+    symmetric = torch.rand(units.num_pairs, generator=gen)[units.edge_to_pair]
+    assert torch.allclose(conv(x, ei, symmetric), reference(x, ei, symmetric), atol=1e-5)
+
+
+def test_gcn_degree_out_builds_the_same_weights_and_round_trips():
+    from graphsparse.gnn.models import OutDegreeGCNConv
+    from graphsparse.gnn.train import spmm_propagation
+
+    torch.manual_seed(3)
+    plain = build_model("gcn", F_IN, C, hidden=16)
+    after_plain = torch.rand(3)
+    torch.manual_seed(3)
+    out = build_model("gcn", F_IN, C, hidden=16, gcn_degree="out")
+    assert torch.equal(torch.rand(3), after_plain)      # no extra draws from the generator
+    assert all(type(c) is OutDegreeGCNConv for c in out.convs)
+    assert out.config["gcn_degree"] == "out" and "gcn_degree" not in plain.config
+    for a, b in zip(plain.state_dict().values(), out.state_dict().values()):
+        assert torch.equal(a, b)            # the same θ₀
+    assert model_from_config(out.config).config == out.config
+    assert not spmm_propagation(out)        # the CSR fast path normalises by in-degrees
+    with pytest.raises(ValueError, match="applies to GCN only"):
+        build_model("gat", F_IN, C, hidden=16, gcn_degree="out")
+    with pytest.raises(ValueError, match="gcn_degree must be one of"):
+        build_model("gcn", F_IN, C, gcn_degree="both")
+
+
+def test_out_degree_gcn_soft_untied_mask_equals_the_dense_operator(graph):
+    """A soft mask with one entry per direction reaches the out-degree normalisation through
+    the edge-mask hooks (rule "weight"), and a binary one equals removing the edges."""
+    from graphsparse.gnn.models import OutDegreeGCNConv
+
+    x, ei = graph
+    conv = OutDegreeGCNConv(x.size(1), 4, bias=False)
+    gen = torch.Generator().manual_seed(1)
+    soft = torch.rand(ei.size(1), generator=gen)
+    with edge_mask(conv, soft, mode="message"):
+        masked = conv(x, ei)
+    expected = _ugs_dense_operator(ei, soft, x.size(0)) @ conv.lin(x)
+    assert torch.allclose(masked, expected, atol=1e-5)
+    keep = torch.rand(ei.size(1), generator=gen) > 0.4
+    with edge_mask(conv, keep.float(), mode="message"):
+        hard = conv(x, ei)
+    assert torch.allclose(hard, conv(x, ei[:, keep]), atol=1e-5)

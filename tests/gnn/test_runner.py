@@ -208,6 +208,18 @@ def test_different_config_refused(reference, tmp_path):
     assert len(rows) == 2 * (1 + 2)
 
 
+def test_gcn_degree_round_trips_through_the_config(tmp_path):
+    """``model_options={"gcn_degree": "out"}`` (UGS's dense normalisation) lands in
+    config.json's model config, and the in-degree default in the same folder is refused."""
+    kwargs = {"methods": ["ugs"], "levels": [1], "seeds": [0], **TINY,
+              "method_options": {"ugs": {"tie_directions": False}}}
+    run_sweep(tmp_path, model_options={"gcn_degree": "out"}, **kwargs)
+    config = json.loads((tmp_path / CONFIG_FILE).read_text())
+    assert config["model_config"]["gcn_degree"] == "out"
+    with pytest.raises(ConfigMismatchError, match="gcn_degree"):
+        run_sweep(tmp_path, **kwargs)
+
+
 def test_featureless_link_sweep_learns_node_embeddings(tmp_path, monkeypatch):
     """A featureless link dataset (as ogbl-ddi) needs no model option: the runner sizes the
     node embedding from the graph."""

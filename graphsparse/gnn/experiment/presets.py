@@ -27,8 +27,9 @@ __all__ = ["PRESETS", "SOURCES", "TRAINING_KEYS", "apply_preset", "preset_table"
 
 #: Settings a preset may hold besides ``"METHOD.OPTION"`` keys.
 TRAINING_KEYS = ("hidden", "num_layers", "epochs", "lr", "weight_decay", "dropout", "bias",
-                 "weight_init", "p_graph", "p_weight", "weight_scope", "normalize_features")
-_MODEL_KEYS = ("dropout", "bias", "weight_init")
+                 "weight_init", "gcn_degree", "p_graph", "p_weight", "weight_scope",
+                 "normalize_features")
+_MODEL_KEYS = ("dropout", "bias", "weight_init", "gcn_degree")
 #: Settings of :func:`~graphsparse.gnn.data.load_dataset` (``run_sweep(dataset_options=...)``).
 DATASET_KEYS = ("normalize_features",)
 

@@ -95,7 +95,7 @@ from graphsparse.gnn.models.build import (
     model_from_config,
     save_gnn,
 )
-from graphsparse.gnn.models.convs import LinearFirstGINConv, LinearFirstSAGEConv
+from graphsparse.gnn.models.convs import LinearFirstGINConv, LinearFirstSAGEConv, OutDegreeGCNConv
 from graphsparse.gnn.models.heads import GraphModel, LinkModel
 
 __all__ = [
@@ -109,6 +109,7 @@ __all__ = [
     "LinearFirstSAGEConv",
     "LinkModel",
     "MODEL_NAMES",
+    "OutDegreeGCNConv",
     "TASKS",
     "build_model",
     "default_config",

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
+from torch_geometric.nn import GCNConv
 
 from graphsparse.checks import check_bool, check_choice, check_fraction, check_int, check_known
 from graphsparse.gnn.models.backbones import BACKBONES, EDGE_FEATURE_MODELS, GNN
+from graphsparse.gnn.models.convs import OutDegreeGCNConv
 from graphsparse.gnn.models.heads import GraphModel, LinkModel
 from graphsparse.masks import load_masked, load_model, save_model
 
@@ -34,6 +37,8 @@ TASKS = ("node", "link", "graph")
 _LINK_DECODERS = ("mlp", "dot")
 #: ``weight_init`` values: each layer's PyG default, or nn.Linear's default for every linear map.
 WEIGHT_INITS = ("pyg", "torch")
+#: ``gcn_degree`` values: PyG's in-degree GCN normalisation, or out-degrees (UGS's dense code).
+GCN_DEGREES = ("in", "out")
 _GRAPH_ENCODERS = ("atom", "linear")
 
 _COMMON_DEFAULTS: dict[str, Any] = {
@@ -89,6 +94,9 @@ def build_model(name: str, in_dim: int, out_dim: int, *, task: str = "node",
             default, kaiming-uniform with ``a = √5`` and ``U(±1/√fan_in)``, as the UGS
             reference GCN's ``nn.Linear`` layers); recorded in ``config`` only when not
             ``"pyg"``, so configs written before the option still describe their models.
+            GCN: ``gcn_degree`` — ``"in"`` (default, PyG's ``gcn_norm``) or ``"out"``
+            (:class:`~graphsparse.gnn.models.convs.OutDegreeGCNConv`, UGS's dense operator;
+            differs only for asymmetric edge weights); recorded only when ``"out"``.
 
     Returns:
         A :class:`GNN` (node), :class:`LinkModel` or :class:`GraphModel` whose ``config``
@@ -111,6 +119,9 @@ def build_model(name: str, in_dim: int, out_dim: int, *, task: str = "node",
     name = _model_name(name)
     check_known(task, "task", TASKS)
     weight_init = check_choice(cfg.pop("weight_init", "pyg"), "weight_init", WEIGHT_INITS)
+    gcn_degree = check_choice(cfg.pop("gcn_degree", "in"), "gcn_degree", GCN_DEGREES)
+    if gcn_degree != "in" and name != "gcn":
+        raise ValueError(f"gcn_degree={gcn_degree!r} applies to GCN only, not {name!r}")
     defaults = default_config(name, task)
     unknown = sorted(set(cfg) - set(defaults))
     if unknown:
@@ -135,8 +146,24 @@ def build_model(name: str, in_dim: int, out_dim: int, *, task: str = "node",
     if weight_init != "pyg":
         torch_linear_init(model)
         config["weight_init"] = weight_init
+    if gcn_degree == "out":
+        _use_out_degrees(model)
+        config["gcn_degree"] = gcn_degree
     model.config = config
     return model
+
+
+def _use_out_degrees(model: nn.Module) -> None:
+    """Swap every ``GCNConv`` of ``model`` for an :class:`OutDegreeGCNConv` with the same
+    parameters, in place, without drawing from the global generator."""
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            if type(child) is GCNConv:
+                with torch.random.fork_rng(devices=[]):
+                    swapped = OutDegreeGCNConv(child.in_channels, child.out_channels,
+                                               bias=child.bias is not None)
+                swapped.load_state_dict(child.state_dict())
+                setattr(parent, child_name, swapped)
 
 
 def torch_linear_init(model: nn.Module) -> None:

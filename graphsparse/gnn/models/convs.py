@@ -1,10 +1,11 @@
-"""Convs and helpers that keep sparse input features sparse.
+"""Convs and helpers that keep sparse input features sparse, and UGS's GCN normalisation.
 
 GIN and GraphSAGE aggregate the raw features first, which a sparse matrix does not support; for
 a sparse ``x`` their first layer (:class:`LinearFirstGINConv`, :class:`LinearFirstSAGEConv`)
 applies its first linear map *before* aggregating, which is exact because a linear map commutes
 with sum and mean aggregation (see :mod:`graphsparse.gnn.models`). :func:`feature_dropout` is
-dropout on dense or sparse-CSR input features.
+dropout on dense or sparse-CSR input features. :class:`OutDegreeGCNConv` is GCN with the degrees
+taken from each node's out-edges, the operator of UGS's dense reference GCN.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import GINConv, SAGEConv
+from torch_geometric.nn import GCNConv, GINConv, SAGEConv
+from torch_geometric.utils import add_remaining_self_loops, scatter
 
-__all__ = ["LinearFirstGINConv", "LinearFirstSAGEConv", "feature_dropout", "is_sparse"]
+__all__ = ["LinearFirstGINConv", "LinearFirstSAGEConv", "OutDegreeGCNConv", "feature_dropout",
+           "is_sparse", "out_degree_norm"]
 
 
 def is_sparse(x: Any) -> bool:
@@ -116,3 +119,55 @@ class LinearFirstSAGEConv(SAGEConv):
         if self.normalize:
             out = F.normalize(out, p=2.0, dim=-1)
         return out
+
+
+def out_degree_norm(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int
+                    ) -> tuple[Tensor, Tensor]:
+    """GCN normalisation with out-degrees: self-loops of weight 1 added where missing, then
+    ``w'_{j→i} = d_j^{-1/2} · w_{j→i} · d_i^{-1/2}`` with ``d_k = Σ_l w_{k→l}`` (loop included).
+
+    This is the propagation ``D^{-1/2} Âᵀ D^{-1/2}`` of UGS's dense reference GCN (Chen et al.
+    2021, code ``utils.torch_normalize_adj``: ``Â = A ⊙ m + I``, ``D`` from the row sums of
+    ``Â``, node ``i`` aggregating ``Â[j, i]``). For symmetric weights it equals PyG's
+    ``gcn_norm``, which takes both degrees from in-edges; they differ when the weights of the
+    two directions of an edge differ (UGS's untied ``N×N`` mask). Returns the edges with loops
+    and their normalised weights.
+
+    Example:
+        >>> ei = torch.tensor([[0, 1], [1, 0]])
+        >>> _, w = out_degree_norm(ei, torch.tensor([1.0, 0.0]), 2)   # only 0 -> 1 kept
+        >>> [round(v, 4) for v in w.tolist()]    # 0->1, 1->0, then the loops 0->0, 1->1
+        [0.7071, 0.0, 0.5, 1.0]
+    """
+    if edge_weight is None:
+        edge_weight = torch.ones(edge_index.size(1), device=edge_index.device)
+    edge_index, edge_weight = add_remaining_self_loops(edge_index, edge_weight, 1.0, num_nodes)
+    source, target = edge_index[0], edge_index[1]
+    degree = scatter(edge_weight, source, 0, dim_size=num_nodes, reduce="sum")
+    inv_sqrt = degree.pow(-0.5).masked_fill(degree == 0, 0.0)
+    return edge_index, inv_sqrt[source] * edge_weight * inv_sqrt[target]
+
+
+class OutDegreeGCNConv(GCNConv):
+    """``GCNConv`` normalised by :func:`out_degree_norm` (UGS's dense reference operator)
+    instead of in-degrees; otherwise the same layer (``lin``, ``bias``, sum aggregation).
+    ``add_self_loops`` is True (the loops are added in :meth:`forward`, as ``gcn_norm`` adds
+    them), so edge masks treat its input self-loops as ``GCNConv``'s.
+
+    Example:
+        >>> conv = OutDegreeGCNConv(4, 2)
+        >>> conv(torch.randn(3, 4), torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])).shape
+        torch.Size([3, 2])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__(in_channels, out_channels, normalize=False, add_self_loops=False,
+                         bias=bias)
+        self.add_self_loops = True  # done in forward; read by the edge-mask hooks
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None
+                ) -> Tensor:
+        edge_index, edge_weight = out_degree_norm(edge_index, edge_weight, x.size(0))
+        x = self.lin(x)
+        out = self.propagate(edge_index, x=x, edge_weight=edge_weight)
+        return out if self.bias is None else out + self.bias
