@@ -76,6 +76,11 @@ GLT_CONTEXT = {
                               "the row sums of `Â = A ⊙ m + I` (`gcn_degree = out`: each edge "
                               "scaled by the out-degrees of its ends; PyG's `gcn_norm` uses "
                               "in-degrees, the same thing while the two directions are tied).",
+    "glt_ugs_reference_cora": "Every detail of UGS's reference GCN code at once: one "
+                              "edge-mask entry per direction normalised by out-degrees "
+                              "(`ugs.tie_directions = false`, `gcn_degree = out`), the "
+                              "`all_one` mask-init noise (`ugs.init_noise = 1e-5`) and "
+                              "`nn.Linear` initial weights (`weight_init = torch`).",
     "glt_teddy_paper_cora": "Preset `teddy-paper` for every arm (TEDDY's defaults and README "
                             "λ = 10, row-normalised features as its `load_data`, weight scope "
                             "all for every arm); FastGLT and AdaGLT on the same grid with their "
@@ -273,7 +278,10 @@ UGS_SWEEPS = (("glt_ugs_rawfeatures_cora", "as loaded (0/1 bag of words)"),
               ("glt_ugs_torchinit_cora", "row-normalised; UGS's initial weights "
                                          "(`nn.Linear` default)"),
               ("glt_ugs_noisetorch_cora", "row-normalised; mask-init noise and `nn.Linear` "
-                                          "initial weights together"))
+                                          "initial weights together"),
+              ("glt_ugs_reference_cora", "row-normalised; every detail of UGS's reference code "
+                                         "(untied mask with out-degree normalisation, mask "
+                                         "noise, `nn.Linear` initial weights)"))
 
 
 def _ugs_point(rows: list[dict], level: int | None) -> tuple[float, float, int] | None:

@@ -43,7 +43,7 @@ Issue 14 (fidelity; each its own folder, one weight scope per table):
 11b'. ``ugs-untied-out``: the untied mask with UGS's own normalisation of it
     (``gcn_degree = out``: ``D^-1/2 Âᵀ D^-1/2`` with out-degrees, as UGS's
     ``torch_normalize_adj``; 11b normalised the untied mask by in-degrees, PyG's rule), levels
-    4 and 9, seeds 0–2 -> ``glt_ugs_untiedout_cora``.
+    4 and 9, seeds 0–4 (the preset run's five) -> ``glt_ugs_untiedout_cora``.
 11c. ``ugs-noise``: UGS's ``all_one`` mask-init noise (``ugs.init_noise = 1e-5``), which breaks
     the exact ties between masks that get no task gradient -> ``glt_ugs_noise_cora``;
     ``ugs-torch-init``: UGS's initial weights (its GCN's ``nn.Linear`` layers: kaiming-uniform,
@@ -52,6 +52,9 @@ Issue 14 (fidelity; each its own folder, one weight scope per table):
 11d. ``ugs-noise-torch-init``: the two details that each closed part of the gap, together (mask
     noise and ``nn.Linear`` initial weights, tied directions) -> ``glt_ugs_noisetorch_cora``;
     levels 4 and 9, seeds 0–2.
+11e. ``ugs-reference``: every detail of UGS's reference GCN code at once — untied mask with
+    out-degree normalisation, mask-init noise, ``nn.Linear`` initial weights — levels 4 and 9,
+    seeds 0–2 -> ``glt_ugs_reference_cora``.
 12. ``teddy-paper``: TEDDY with ``--preset teddy-paper`` (λ = 10, p_g 0.05, p_θ 0.1, scope
     all, row-normalised features), Cora GCN, levels 5/10/15/20, seeds 0–4 ->
     ``glt_teddy_paper_cora``.
@@ -135,7 +138,7 @@ STEPS = [
                   seeds=[0, 1, 2], method_options={"ugs": {"tie_directions": False}})),
     ("ugs-untied-out", "glt_ugs_untiedout_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
-                  seeds=[0, 1, 2], method_options={"ugs": {"tie_directions": False}},
+                  seeds=[0, 1, 2, 3, 4], method_options={"ugs": {"tie_directions": False}},
                   model_options={"gcn_degree": "out"})),
     ("ugs-noise", "glt_ugs_noise_cora",
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
@@ -147,6 +150,11 @@ STEPS = [
      apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
                   seeds=[0, 1, 2], method_options={"ugs": {"init_noise": 1e-5}},
                   model_options={"weight_init": "torch"})),
+    ("ugs-reference", "glt_ugs_reference_cora",
+     apply_preset("ugs-paper", dataset="cora", model="gcn", methods=["ugs"], levels=[4, 9],
+                  seeds=[0, 1, 2], method_options={"ugs": {"tie_directions": False,
+                                                           "init_noise": 1e-5}},
+                  model_options={"gcn_degree": "out", "weight_init": "torch"})),
     ("teddy-paper", "glt_teddy_paper_cora",
      apply_preset("teddy-paper", dataset="cora", model="gcn", methods=["teddy"],
                   levels=[5, 10, 15, 20], seeds=[0, 1, 2, 3, 4])),
