@@ -61,7 +61,10 @@ GLT_CONTEXT = {
                                "already renormalises the masked adjacency as UGS's GCN does.",
     "glt_ugs_untied_cora": "UGS's dense N×N edge mask: one mask entry per direction "
                            "(`ugs.tie_directions = false`), so a pair can keep one direction; "
-                           "graph sparsity counts directed edges, as UGS's `print_sparsity`.",
+                           "graph sparsity counts directed edges, as UGS's `print_sparsity`. "
+                           "The convs normalise the untied mask by in-degrees (PyG's "
+                           "`gcn_norm`), not by out-degrees as UGS's own operator does: "
+                           "`glt_ugs_untiedout_cora` has both.",
     "glt_ugs_noise_cora": "UGS's `all_one` mask-init noise (`ugs.init_noise = 1e-5`), which "
                           "breaks the exact ties between masks that get no task gradient.",
     "glt_ugs_torchinit_cora": "UGS's initial weights: its GCN's `nn.Linear` layers draw "
