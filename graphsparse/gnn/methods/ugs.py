@@ -43,7 +43,10 @@ Two details of the reference code are options, off by default:
 * ``tie_directions=False``: one edge-mask entry per direction, as the reference GCN's dense
   ``N×N`` ``adj_mask1_train`` (``net.py``), and graph sparsity over directed edges (the
   reference code's count, ``print_sparsity``); by default both directions of an undirected edge
-  share one entry and the count is over undirected edges.
+  share one entry and the count is over undirected edges. The reference normalises such an
+  asymmetric mask by out-degrees (``utils.torch_normalize_adj``); build the GCN with
+  ``gcn_degree="out"`` (:class:`~graphsparse.gnn.models.convs.OutDegreeGCNConv`) for its exact
+  operator — PyG's ``GCNConv`` normalises by in-degrees, the same only while directions are tied.
 """
 
 from __future__ import annotations
