@@ -73,36 +73,49 @@ def _arm_table(rows: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _pairs(rows: list[dict]) -> dict[float, list[tuple[dict, dict]]]:
+    """``{speed-up: [(group_norm row, metanet+group_norm row), ...]}``: the two arms' rows of
+    the same seed and network, for every speed-up with at least one pair."""
+    by = {(r["seed"], r["member"], r["speedup"], r["arm"]): r for r in rows}
+    out: dict[float, list[tuple[dict, dict]]] = {}
+    for (seed, member, speedup, arm), row in sorted(by.items(), key=lambda kv: kv[0][:3]):
+        other = by.get((seed, member, speedup, "metanet+group_norm"))
+        if arm == "group_norm" and other is not None:
+            out.setdefault(speedup, []).append((row, other))
+    return dict(sorted(out.items()))
+
+
+def _diffs(pairs: list[tuple[dict, dict]]) -> list[float]:
+    """metanet+group_norm − group_norm, fine-tuned test accuracy in points."""
+    return [100 * (metanet["acc_finetuned"] - base["acc_finetuned"]) for base, metanet in pairs]
+
+
+def _sem(values: list[float]) -> float:
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else float("nan")
+
+
 def _paired(rows: list[dict]) -> tuple[list[str], dict[float, float]]:
     """metanet+group_norm − group_norm per (seed, network) at each speed-up."""
-    by = {(r["seed"], r["member"], r["speedup"], r["arm"]): r["acc_finetuned"] for r in rows}
-    real = {(r["seed"], r["member"], r["speedup"], r["arm"]): r["speedup_realised"] for r in rows}
     lines = ["Paired: metanet + group norm − group norm, test accuracy after fine-tuning (points; "
              "same network, seed and speed-up target; the realised speed-ups differ a little, "
              "channels being whole):", "",
              "| speed-up | mean difference ± std error | wins / ties / losses | pairs | realised "
              "(group norm / metanet + group norm) |", "|---:|---:|---:|---:|---:|"]
     means = {}
-    for speedup in sorted({r["speedup"] for r in rows}):
-        pairs = [(s, m, x) for (s, m, x, arm) in by if x == speedup and arm == "group_norm"
-                 and (s, m, x, "metanet+group_norm") in by]
-        diffs = [100 * (by[(*k, "metanet+group_norm")] - by[(*k, "group_norm")]) for k in pairs]
-        if not diffs:
-            continue
+    for speedup, pairs in _pairs(rows).items():
+        diffs = _diffs(pairs)
         means[speedup] = statistics.mean(diffs)
         wins, ties = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs)
-        realised = [statistics.mean(real[(*k, arm)] for k in pairs)
-                    for arm in ("group_norm", "metanet+group_norm")]
-        sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
-        lines.append(f"| {speedup:g}× | {means[speedup]:+.2f} ± {sem:.2f} | {wins} / {ties} / "
-                     f"{len(diffs) - wins - ties} | {len(diffs)} | {realised[0]:.2f}× / "
+        realised = [statistics.mean(pair[i]["speedup_realised"] for pair in pairs)
+                    for i in (0, 1)]
+        lines.append(f"| {speedup:g}× | {means[speedup]:+.2f} ± {_sem(diffs):.2f} | {wins} / "
+                     f"{ties} / {len(diffs) - wins - ties} | {len(diffs)} | {realised[0]:.2f}× / "
                      f"{realised[1]:.2f}× |")
     archs = sorted({r["arch"] for r in rows})
     if len(archs) > 1:
         per_arch = []
         for arch in archs:
-            cells = _paired_means([r for r in rows if r["arch"] == arch],
-                                  {r["seed"] for r in rows})
+            cells = _paired_means([r for r in rows if r["arch"] == arch])
             per_arch.append(f"{arch}: " + ", ".join(
                 f"{s:g}× {m:+.2f} ± {e:.2f} ({n})" for s, (m, e, n) in cells.items()))
         lines += ["", "By architecture (mean ± std error, pairs): " + "; ".join(per_arch) + "."]
@@ -131,20 +144,11 @@ def _flat(config: dict, prefix: str = "") -> dict:
     return out
 
 
-def _paired_means(rows: list[dict], seeds: set[int]) -> dict[float, tuple[float, float, int]]:
-    """Per speed-up: mean and std error of metanet+group_norm − group_norm over the pairs of
-    ``seeds``, and the number of pairs."""
-    by = {(r["seed"], r["member"], r["speedup"], r["arm"]): r["acc_finetuned"] for r in rows
-          if r["seed"] in seeds}
-    out = {}
-    for speedup in sorted({k[2] for k in by}):
-        diffs = [100 * (by[(s, m, x, "metanet+group_norm")] - by[(s, m, x, "group_norm")])
-                 for (s, m, x, arm) in by if x == speedup and arm == "group_norm"
-                 and (s, m, x, "metanet+group_norm") in by]
-        if diffs:
-            sem = statistics.stdev(diffs) / len(diffs) ** 0.5 if len(diffs) > 1 else float("nan")
-            out[speedup] = (statistics.mean(diffs), sem, len(diffs))
-    return out
+def _paired_means(rows: list[dict]) -> dict[float, tuple[float, float, int]]:
+    """Per speed-up: mean and std error of metanet+group_norm − group_norm over the pairs in
+    ``rows``, and the number of pairs."""
+    return {speedup: (statistics.mean(diffs), _sem(diffs), len(diffs))
+            for speedup, diffs in ((s, _diffs(p)) for s, p in _pairs(rows).items())}
 
 
 def ablation_summary(folder: Path, all_rows: list[dict]) -> list[str]:
@@ -174,7 +178,7 @@ def ablation_summary(folder: Path, all_rows: list[dict]) -> list[str]:
             [(config_id, diff), (main, "main run, same seeds")]
         for cid, label in runs:
             sub = [r for r in all_rows if r["config_id"] == cid and r["seed"] in seeds]
-            means = _paired_means(sub, seeds)
+            means = _paired_means(sub)
             output = [r["acc_input"] for r in sub if r["arm"] == "metanet+group_norm"
                       and r["speedup"] == speedups[0]]
             cells = [f"{means[s][0]:+.2f} ± {means[s][1]:.2f}" if s in means else "—"
@@ -207,7 +211,7 @@ def _plot(rows: list[dict], path: Path) -> None:
             if not all(points):
                 continue
             means = [statistics.mean(p) for p in points]
-            errors = [statistics.stdev(p) / len(p) ** 0.5 if len(p) > 1 else 0.0 for p in points]
+            errors = [_sem(p) if len(p) > 1 else 0.0 for p in points]
             ax.errorbar(speedups, means, yerr=errors, marker="o", capsize=3, label=arm)
         ax.set_xscale("log", base=2)
         ax.set_xticks(speedups, [f"{s:g}×" for s in speedups])
@@ -216,14 +220,12 @@ def _plot(rows: list[dict], path: Path) -> None:
         ax.set_title(f"{arch} (held-out networks × seeds)")
     axes[0].legend(fontsize=8)
     ax = axes[-1]
-    by = {(r["seed"], r["member"], r["speedup"], r["arm"]): r for r in rows}
     for arch, marker in zip(archs, "os^v"):
         xs, ys = [], []
-        for (seed, member, speedup, arm), r in by.items():
-            other = by.get((seed, member, speedup, "metanet+group_norm"))
-            if arm == "group_norm" and r["arch"] == arch and other is not None:
-                xs.append(speedup * (0.93 if arch == archs[0] else 1.07))
-                ys.append(100 * (other["acc_finetuned"] - r["acc_finetuned"]))
+        for speedup, pairs in _pairs([r for r in rows if r["arch"] == arch]).items():
+            diffs = _diffs(pairs)
+            xs += [speedup * (0.93 if arch == archs[0] else 1.07)] * len(diffs)
+            ys += diffs
         ax.scatter(xs, ys, s=14, marker=marker, label=arch, alpha=0.7)
     ax.axhline(0, color="grey", linewidth=1)
     ax.set_xscale("log", base=2)

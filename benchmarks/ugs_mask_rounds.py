@@ -36,6 +36,7 @@ from graphsparse.gnn.experiment.presets import apply_preset
 from graphsparse.gnn.methods._common import EdgeUnits
 from graphsparse.gnn.methods.ugs import UGSRound, ugs
 from graphsparse.gnn.models.build import build_model
+from graphsparse.masks.schedules import geometric_sparsity
 
 from _machine import cores, cpu_model
 
@@ -46,12 +47,19 @@ def _jaccard(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a & b).sum().item() / max(1, (a | b).sum().item())
 
 
-def _round_row(record: UGSRound, touches_test: torch.Tensor) -> dict:
+def _pruned(record: UGSRound) -> tuple[torch.Tensor, torch.Tensor]:
+    """The round's pruned edge units ``[U]`` and pruned weights (flattened, in name order)."""
+    edges = record.prunable & record.edge_kept_before & ~record.edge_kept_after
+    weights = torch.cat([(record.weight_masks_before[n] & ~record.weight_masks_after[n])
+                         .flatten() for n in sorted(record.weight_masks_after)])
+    return edges, weights
+
+
+def _round_row(record: UGSRound, pruned: torch.Tensor, touches_test: torch.Tensor) -> dict:
     kept = record.prunable & record.edge_kept_before
     edges = record.edge_values[kept]
     weights = torch.cat([record.weight_values[n][record.weight_masks_before[n]]
                          for n in sorted(record.weight_values)])
-    pruned = kept & ~record.edge_kept_after
     return {"round": record.round, "best_epoch": record.best_epoch, "val": record.val,
             "edge_min": edges.min().item(), "edge_max": edges.max().item(),
             "weight_min": weights.min().item(), "weight_max": weights.max().item(),
@@ -75,8 +83,8 @@ def main() -> None:
     test = dataset.data.test_mask
     touches_test = test[units.tied.pairs[0]] | test[units.tied.pairs[1]]
     ks = range(1, args.rounds + 1)
-    graph_targets = [1 - (1 - preset["p_graph"]) ** k for k in ks]
-    weight_targets = [1 - (1 - preset["p_weight"]) ** k for k in ks]
+    graph_targets = [geometric_sparsity(preset["p_graph"], k) for k in ks]
+    weight_targets = [geometric_sparsity(preset["p_weight"], k) for k in ks]
     options = preset["method_options"]["ugs"]
     rows, pruned = [], {}
     for seed in seeds:
@@ -86,12 +94,9 @@ def main() -> None:
                             **preset["model_options"])
 
         def on_round(record: UGSRound, seed: int = seed) -> None:
-            rows.append({"seed": seed, **_round_row(record, touches_test)})
-            kept = record.prunable & record.edge_kept_before
-            pruned[(seed, record.round)] = (
-                kept & ~record.edge_kept_after,
-                torch.cat([(record.weight_masks_before[n] & ~record.weight_masks_after[n])
-                           .flatten() for n in sorted(record.weight_masks_after)]))
+            pruned[(seed, record.round)] = _pruned(record)
+            rows.append({"seed": seed, **_round_row(record, pruned[(seed, record.round)][0],
+                                                    touches_test)})
             print(f"[{time.strftime('%H:%M:%S')}] seed {seed} round {record.round}: best epoch "
                   f"{record.best_epoch}", flush=True)
 

@@ -167,7 +167,5 @@ class OutDegreeGCNConv(GCNConv):
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None
                 ) -> Tensor:
-        edge_index, edge_weight = out_degree_norm(edge_index, edge_weight, x.size(0))
-        x = self.lin(x)
-        out = self.propagate(edge_index, x=x, edge_weight=edge_weight)
-        return out if self.bias is None else out + self.bias
+        # GCNConv.forward with normalize=False: lin, propagate with these weights, bias
+        return super().forward(x, *out_degree_norm(edge_index, edge_weight, x.size(0)))
